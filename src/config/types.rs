@@ -1,0 +1,144 @@
+//! The validated, typed configuration. Every value here has passed validation:
+//! code that receives a [`Config`] never re-checks it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+/// A secret string. Its `Debug` and `Display` print `***`, so it cannot leak
+/// into a log line or an error message by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The only way to read the value; grep for it when auditing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub stagepass: StagepassConfig,
+    pub auth: AuthConfig,
+}
+
+/// `stagepass:` — the proxy's own section.
+#[derive(Debug, Clone)]
+pub struct StagepassConfig {
+    /// `listen`, default `0.0.0.0:7000`.
+    pub listen: SocketAddr,
+    /// `publicUrl`: the origin browsers use. Callback and redirect URLs are built from it.
+    pub public_url: Url,
+    /// `upstream`: the app behind, http or https. A path prefix is prepended to every request path.
+    pub upstream: Url,
+    /// `provider`: the `auth.providers` entry that signs users in.
+    pub provider: String,
+    pub admin: AdminConfig,
+    pub tls: Option<TlsConfig>,
+    /// `trustedProxies`: only peers in these networks may set `X-Forwarded-*`.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `allowedRedirectOrigins`: origins besides `publicUrl` a sign-in may return to.
+    pub allowed_redirect_origins: Vec<url::Origin>,
+    pub timeouts: Timeouts,
+    /// `shutdownGracePeriod`, default 25 s (Kubernetes gives 30 s before SIGKILL).
+    pub shutdown_grace_period: Duration,
+    /// `maxRequestHeaderBytes`, default 16 KiB: larger request headers get 431.
+    pub max_request_header_bytes: usize,
+    /// `cookieName`, default `stagepass`: prefix of every cookie stagepass sets.
+    pub cookie_name: String,
+}
+
+/// `stagepass.admin`
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// `listen`, default `127.0.0.1:9090`.
+    pub listen: SocketAddr,
+}
+
+/// `stagepass.tls`
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// `stagepass.timeouts`
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// `connect`, default 5 s: establishing the upstream connection.
+    pub connect: Duration,
+    /// `responseHeaders`, default 60 s: from sending the request until upstream response headers arrive.
+    pub response_headers: Duration,
+    /// `idle`, default 90 s: idle keep-alive connections (client side and upstream pool).
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            response_headers: Duration::from_secs(60),
+            idle: Duration::from_secs(90),
+        }
+    }
+}
+
+/// `auth:` — shared with Backstage's own `app-config.yaml`.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `environment`, default `development` (as in Backstage).
+    pub environment: String,
+    /// `session.secret`: one string or a list; the first seals, all open.
+    pub session_secrets: Vec<Secret>,
+    /// `providers.<id>.<environment>` for every provider that has an entry for the
+    /// active environment. Keyed by provider id.
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// `auth.providers.<id>.<environment>` of an OpenID Connect provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub metadata_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `callbackUrl`, default `<publicUrl>/api/auth/<id>/handler/frame`.
+    pub callback_url: Url,
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// `tokenSignedResponseAlg`, default `RS256`.
+    pub token_signed_response_alg: Vec<String>,
+    /// Always contains `openid profile email`, plus `scope` / `additionalScopes`.
+    pub scopes: Vec<String>,
+    /// `prompt`: `None` when unset or `auto`.
+    pub prompt: Option<String>,
+    /// `sessionDuration`, default 24 h (ours; Backstage's is the refresh-token lifetime).
+    pub session_duration: Duration,
+    /// `timeout` for calls to the IdP, default 10 s.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEndpointAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+}

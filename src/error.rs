@@ -1,0 +1,118 @@
+//! Errors tagged by where they come from. The server turns them into HTTP
+//! responses in exactly one place (`server::respond`), so every failure a user
+//! meets has the same shape and a status that names whose fault it is.
+
+use std::fmt;
+
+/// Who caused a failure; decides the status class and the log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The request itself is wrong (4xx).
+    Client,
+    /// The OpenID Provider failed or is unreachable.
+    Idp,
+    /// The catalog (file or Backstage API) failed or is unreachable.
+    Catalog,
+    /// The app behind stagepass failed or is unreachable.
+    Upstream,
+    /// A bug or an impossible state in stagepass itself.
+    Internal,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Client => "client",
+            Source::Idp => "idp",
+            Source::Catalog => "catalog",
+            Source::Upstream => "upstream",
+            Source::Internal => "internal",
+        }
+    }
+}
+
+/// A failure that ends a request. `public` is shown to the user; `detail`
+/// only goes to the log and must never contain a secret, token or cookie value.
+#[derive(Debug)]
+pub struct Error {
+    pub source: Source,
+    pub status: http::StatusCode,
+    /// Short machine-readable code, e.g. `upstream_unreachable`.
+    pub code: &'static str,
+    /// One sentence for the person who sees the error page.
+    pub public: String,
+    /// What went wrong, for operators.
+    pub detail: String,
+    /// Extra response headers, e.g. `WWW-Authenticate` or cookie deletions.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// A link offered on the HTML page: (label, href), e.g. "Try again".
+    pub action: Option<(String, String)>,
+}
+
+impl Error {
+    pub fn new(
+        source: Source,
+        status: http::StatusCode,
+        code: &'static str,
+        public: impl Into<String>,
+    ) -> Self {
+        Error {
+            source,
+            status,
+            code,
+            public: public.into(),
+            detail: String::new(),
+            headers: Vec::new(),
+            action: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl fmt::Display) -> Self {
+        self.detail = detail.to_string();
+        self
+    }
+
+    pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn with_action(mut self, label: impl Into<String>, href: impl Into<String>) -> Self {
+        self.action = Some((label.into(), href.into()));
+        self
+    }
+
+    pub fn bad_request(code: &'static str, public: impl Into<String>) -> Self {
+        Error::new(Source::Client, http::StatusCode::BAD_REQUEST, code, public)
+    }
+
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        Error::new(
+            Source::Internal,
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "stagepass hit an internal error.",
+        )
+        .with_detail(detail)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code,
+            self.source.as_str(),
+            self.public
+        )?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

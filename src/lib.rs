@@ -1,0 +1,29 @@
+//! stagepass: a reverse authenticating proxy sidecar.
+//!
+//! A browser without a session is signed in at an OpenID Provider; every
+//! request is then forwarded to the app behind with the person's identity.
+//!
+//! # Layout
+//!
+//! Dependencies point one way, top to bottom:
+//!
+//! - [`server`]: listeners, routes, the admin port, the one error→response
+//!   mapping, shutdown. Uses `gate`.
+//! - [`gate`]: the per-request pipeline (session → refresh → identity →
+//!   token → proxy). Composes the domain modules.
+//! - Domain modules, which use only the bottom layer:
+//!   - [`proxy`]: forwarding, hop-by-hop and identity-header hygiene.
+//! - Bottom layer: [`config`] (load, merge, substitute, validate),
+//!   [`error`] (errors tagged by source), [`metrics`], [`body`].
+//!
+//! No domain module imports `gate` or `server`.
+
+#![forbid(unsafe_code)]
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod gate;
+pub mod metrics;
+pub mod proxy;
+pub mod server;

@@ -1,0 +1,141 @@
+//! The `stagepass` binary: parse arguments, load config, bind, serve.
+//! Everything else lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use stagepass::config;
+use stagepass::server::{self, App, Listeners};
+
+/// Exit status for invalid configuration (EX_USAGE from sysexits.h).
+const EXIT_CONFIG: u8 = 64;
+/// Exit status when a listener cannot be bound (EX_UNAVAILABLE).
+const EXIT_BIND: u8 = 69;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Reverse authenticating proxy: OIDC sign-in in front of Backstage and other apps"
+)]
+struct Cli {
+    /// Config file; repeat to layer files (later ones deep-merge over earlier ones).
+    #[arg(
+        long = "config",
+        short = 'c',
+        env = "STAGEPASS_CONFIG",
+        global = true,
+        required = true
+    )]
+    config: Vec<PathBuf>,
+    /// Log format: json (default) or text.
+    #[arg(long, default_value = "json", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the config and print the effective config with secrets as ***.
+    Check,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let loaded = match config::load(&cli.config) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprintln!("stagepass: invalid configuration:\n{problems}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(Command::Check) = cli.command {
+        print!("{}", loaded.redacted_yaml());
+        eprintln!("stagepass: configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    init_tracing(cli.log_format);
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("stagepass: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(loaded.config))
+}
+
+async fn serve(config: config::Config) -> ExitCode {
+    let (public_addr, admin_addr) = (config.stagepass.listen, config.stagepass.admin.listen);
+    let app = match App::build(config) {
+        Ok(app) => app,
+        Err(problem) => {
+            eprintln!("stagepass: invalid configuration:\n{problem}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let listeners = match bind(public_addr, admin_addr).await {
+        Ok(listeners) => listeners,
+        Err(message) => {
+            tracing::error!("{message}");
+            return ExitCode::from(EXIT_BIND);
+        }
+    };
+    tracing::info!(public = %public_addr, admin = %admin_addr, "stagepass listening");
+    server::run(listeners, app, shutdown_signal()).await;
+    tracing::info!("stagepass stopped");
+    ExitCode::SUCCESS
+}
+
+async fn bind(
+    public: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
+) -> Result<Listeners, String> {
+    let public = TcpListener::bind(public)
+        .await
+        .map_err(|e| format!("cannot listen on {public} (stagepass.listen): {e}"))?;
+    let admin = TcpListener::bind(admin)
+        .await
+        .map_err(|e| format!("cannot listen on {admin} (stagepass.admin.listen): {e}"))?;
+    Ok(Listeners { public, admin })
+}
+
+/// Resolves on SIGTERM (Kubernetes, docker stop) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("STAGEPASS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,216 @@
+//! Prometheus metrics, rendered in the text exposition format on the admin port.
+//!
+//! Hand-rolled on purpose: four metric families do not justify a registry
+//! crate, and keeping the label sets closed (route classes, status codes,
+//! error kinds) keeps cardinality bounded whatever clients send.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// What kind of request a metric line counts. A closed set: never a raw path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RouteClass {
+    /// Forwarded to the upstream.
+    Proxy,
+    /// Answered by stagepass's own auth endpoints (`/api/auth/...`).
+    Auth,
+    /// Anything stagepass refused before forwarding.
+    Rejected,
+}
+
+impl RouteClass {
+    fn as_str(self) -> &'static str {
+        match self {
+            RouteClass::Proxy => "proxy",
+            RouteClass::Auth => "auth",
+            RouteClass::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bound, slot) in BUCKETS.iter().zip(self.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *slot += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+}
+
+#[derive(Default)]
+struct Families {
+    requests: BTreeMap<(RouteClass, u16), u64>,
+    latency: BTreeMap<RouteClass, Histogram>,
+    upstream_errors: BTreeMap<&'static str, u64>,
+    idp_errors: BTreeMap<&'static str, u64>,
+}
+
+/// All of stagepass's metrics. One instance per process, shared by `Arc`.
+#[derive(Default)]
+pub struct Metrics {
+    families: Mutex<Families>,
+    open_connections: AtomicI64,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record_request(&self, route: RouteClass, status: u16, elapsed: Duration) {
+        let mut f = self.lock();
+        *f.requests.entry((route, status)).or_default() += 1;
+        f.latency
+            .entry(route)
+            .or_default()
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// `kind` is a fixed string such as `connect`, `timeout`, `protocol`.
+    pub fn record_upstream_error(&self, kind: &'static str) {
+        *self.lock().upstream_errors.entry(kind).or_default() += 1;
+    }
+
+    pub fn record_idp_error(&self, kind: &'static str) {
+        *self.lock().idp_errors.entry(kind).or_default() += 1;
+    }
+
+    /// Counts a connection as open until the returned guard is dropped.
+    pub fn connection_opened(self: &Arc<Self>) -> ConnectionGuard {
+        self.open_connections.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard(Arc::clone(self))
+    }
+
+    pub fn render(&self) -> String {
+        let f = self.lock();
+        let mut out = String::with_capacity(4096);
+        render_requests(&mut out, &f);
+        render_latency(&mut out, &f);
+        render_counter_map(
+            &mut out,
+            "stagepass_upstream_errors_total",
+            "Upstream failures by kind.",
+            &f.upstream_errors,
+        );
+        render_counter_map(
+            &mut out,
+            "stagepass_idp_errors_total",
+            "OpenID Provider failures by kind.",
+            &f.idp_errors,
+        );
+        let open = self.open_connections.load(Ordering::Relaxed);
+        out.push_str("# HELP stagepass_open_connections Client connections currently open.\n");
+        out.push_str("# TYPE stagepass_open_connections gauge\n");
+        let _ = writeln!(out, "stagepass_open_connections {open}");
+        out
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Families> {
+        // A panic while holding the lock cannot leave counters inconsistent in
+        // a way that matters; keep serving metrics rather than poisoning.
+        self.families.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct ConnectionGuard(Arc<Metrics>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn render_requests(out: &mut String, f: &Families) {
+    out.push_str("# HELP stagepass_requests_total Requests by route class and status.\n");
+    out.push_str("# TYPE stagepass_requests_total counter\n");
+    for ((route, status), n) in &f.requests {
+        let _ = writeln!(
+            out,
+            "stagepass_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+            route.as_str()
+        );
+    }
+}
+
+fn render_latency(out: &mut String, f: &Families) {
+    let name = "stagepass_request_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time from request received to response headers sent."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (route, h) in &f.latency {
+        let route = route.as_str();
+        for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", h.sum);
+        let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {}", h.count);
+    }
+}
+
+fn render_counter_map(out: &mut String, name: &str, help: &str, map: &BTreeMap<&str, u64>) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (kind, n) in map {
+        let _ = writeln!(out, "{name}{{kind=\"{kind}\"}} {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_buckets_and_gauge() {
+        let m = Arc::new(Metrics::new());
+        m.record_request(RouteClass::Proxy, 200, Duration::from_millis(3));
+        m.record_request(RouteClass::Proxy, 200, Duration::from_millis(300));
+        m.record_upstream_error("connect");
+        let _open = m.connection_opened();
+        let text = m.render();
+        assert!(text.contains("stagepass_requests_total{route=\"proxy\",status=\"200\"} 2"));
+        assert!(
+            text.contains(
+                "stagepass_request_duration_seconds_bucket{route=\"proxy\",le=\"0.005\"} 1"
+            )
+        );
+        assert!(
+            text.contains(
+                "stagepass_request_duration_seconds_bucket{route=\"proxy\",le=\"+Inf\"} 2"
+            )
+        );
+        assert!(text.contains("stagepass_upstream_errors_total{kind=\"connect\"} 1"));
+        assert!(text.contains("stagepass_open_connections 1"));
+    }
+
+    #[test]
+    fn connection_guard_decrements() {
+        let m = Arc::new(Metrics::new());
+        drop(m.connection_opened());
+        assert!(m.render().contains("stagepass_open_connections 0"));
+    }
+}

@@ -1,0 +1,284 @@
+//! Header hygiene: what must never cross stagepass unchanged.
+//!
+//! Order matters and is fixed by [`super::Forwarder`]: hop-by-hop headers go
+//! first, then every identity header a client might forge is stripped, and
+//! only then does stagepass add its own. Strip before inject.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy-specific ones that are
+/// hop-by-hop by convention.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// Identity headers stagepass may inject (or that peers such as oauth2-proxy
+/// inject and apps behind trust). A client must never be able to set them.
+const IDENTITY_HEADERS: [&str; 6] = [
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    "x-oauth2-proxy-id-token",
+];
+
+/// Prefixes of identity header families: `X-Auth-Request-*` (oauth2-proxy,
+/// nginx auth_request) and stagepass's own `X-Stagepass-*` assertion headers.
+const IDENTITY_PREFIXES: [&str; 2] = ["x-auth-request-", "x-stagepass-"];
+
+/// Forwarding headers that only a trusted proxy may set.
+const FORWARDING_HEADERS: [&str; 7] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-real-ip",
+];
+
+/// Header names compare equal when they differ only in case or in `_` versus
+/// `-`: CGI-style frameworks (Rack, PHP, WSGI) map both spellings to the same
+/// variable, so either spelling can smuggle an identity.
+fn canonical(name: &HeaderName) -> String {
+    name.as_str().replace('_', "-")
+}
+
+/// Removes hop-by-hop headers, including every header named in `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let n = canonical(name);
+            HOP_BY_HOP.contains(&n.as_str()) || named.iter().any(|t| t.replace('_', "-") == n)
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+/// Removes every identity header in every spelling, and `extra` names such as
+/// the header stagepass injects its own token into (usually `Authorization`).
+pub fn strip_identity_headers(headers: &mut HeaderMap, extra: &[HeaderName]) {
+    let extra: Vec<String> = extra.iter().map(canonical).collect();
+    remove_where(headers, |n| {
+        IDENTITY_HEADERS.contains(&n)
+            || IDENTITY_PREFIXES.iter().any(|p| n.starts_with(p))
+            || extra.iter().any(|e| e == n)
+    });
+}
+
+/// Removes stagepass's own cookies (`<prefix>` and `<prefix>_*`) from the
+/// `Cookie` header, keeping every other cookie byte-for-byte and in order.
+/// HTTP/2 clients may send several `Cookie` fields; they are joined with `; `
+/// as RFC 9113 8.2.3 allows.
+pub fn strip_own_cookies(headers: &mut HeaderMap, prefix: &str) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .map(|pair| String::from_utf8_lossy(pair).trim().to_owned())
+        .filter(|pair| !pair.is_empty() && !is_own_cookie(pair, prefix))
+        .collect();
+    headers.remove(header::COOKIE);
+    if kept.is_empty() {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
+fn is_own_cookie(pair: &str, prefix: &str) -> bool {
+    let name = pair.split('=').next().unwrap_or("").trim();
+    name == prefix
+        || name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('_'))
+}
+
+/// What stagepass knows about the connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub ip: IpAddr,
+    pub tls: bool,
+    /// Whether `ip` is in `stagepass.trustedProxies`.
+    pub trusted: bool,
+}
+
+/// Sets `X-Forwarded-For`, `-Proto` and `-Host` for the upstream. Values a
+/// client sent survive only when the peer is a trusted proxy; otherwise every
+/// forwarding header (in every spelling) is replaced by what stagepass saw.
+pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<HeaderValue>) {
+    let chain = peer
+        .trusted
+        .then(|| joined(headers, "x-forwarded-for"))
+        .flatten();
+    let proto = peer
+        .trusted
+        .then(|| first(headers, "x-forwarded-proto"))
+        .flatten();
+    let fwd_host = peer
+        .trusted
+        .then(|| first(headers, "x-forwarded-host"))
+        .flatten();
+    if !peer.trusted {
+        remove_where(headers, |n| FORWARDING_HEADERS.contains(&n));
+    }
+    let ip = peer.ip.to_string();
+    let xff = match chain {
+        Some(chain) => format!("{chain}, {ip}"),
+        None => ip,
+    };
+    insert(headers, "x-forwarded-for", HeaderValue::from_str(&xff).ok());
+    let own_proto = HeaderValue::from_static(if peer.tls { "https" } else { "http" });
+    insert(
+        headers,
+        "x-forwarded-proto",
+        Some(proto.unwrap_or(own_proto)),
+    );
+    insert(headers, "x-forwarded-host", fwd_host.or(host));
+}
+
+fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| doomed(&canonical(name)))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+fn joined(headers: &HeaderMap, name: &'static str) -> Option<String> {
+    let parts: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+fn first(headers: &HeaderMap, name: &'static str) -> Option<HeaderValue> {
+    headers.get(name).cloned()
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: Option<HeaderValue>) {
+    if let Some(value) = value {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut h = map(&[
+            ("connection", "close, X-Custom"),
+            ("x-custom", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("x-kept", "yes"),
+        ]);
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["x-kept"], "yes");
+    }
+
+    #[test]
+    fn identity_headers_go_in_every_spelling() {
+        let mut h = map(&[
+            ("X-Forwarded-User", "mallory"),
+            ("x_forwarded_email", "m@evil"),
+            ("X_AUTH_REQUEST_USER", "m"),
+            ("x-auth-request-groups", "admins"),
+            ("X-Stagepass-Assertion", "forged"),
+            ("authorization", "Bearer forged"),
+            ("x-app", "kept"),
+        ]);
+        strip_identity_headers(&mut h, &[header::AUTHORIZATION]);
+        assert_eq!(h.len(), 1, "{h:?}");
+    }
+
+    #[test]
+    fn own_cookies_go_others_stay_in_order() {
+        let mut h = map(&[
+            ("cookie", "a=1; stagepass=x; stagepass_0=y"),
+            ("cookie", "stagepass_login=z; stagepassive=keep; b=2"),
+        ]);
+        strip_own_cookies(&mut h, "stagepass");
+        assert_eq!(h["cookie"], "a=1; stagepassive=keep; b=2");
+    }
+
+    #[test]
+    fn untrusted_peer_cannot_forge_forwarding() {
+        let mut h = map(&[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x_forwarded_proto", "https"),
+        ]);
+        let peer = Peer {
+            ip: "10.1.1.1".parse().unwrap(),
+            tls: false,
+            trusted: false,
+        };
+        set_forwarding_headers(&mut h, peer, Some(HeaderValue::from_static("app.test")));
+        assert_eq!(h["x-forwarded-for"], "10.1.1.1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "app.test");
+        assert!(!h.contains_key("x_forwarded_proto"));
+    }
+
+    #[test]
+    fn trusted_peer_extends_the_chain() {
+        let mut h = map(&[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let peer = Peer {
+            ip: "10.1.1.1".parse().unwrap(),
+            tls: false,
+            trusted: true,
+        };
+        set_forwarding_headers(&mut h, peer, None);
+        assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.1.1.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+    }
+}

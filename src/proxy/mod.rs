@@ -1,0 +1,218 @@
+//! Forwarding to the upstream: streaming, hop-by-hop and identity-header
+//! hygiene, upgrades, and upstream failures turned into tagged errors.
+//!
+//! The proxy never buffers a body: request and response bodies are streamed
+//! frame by frame, so memory stays flat whatever their size.
+
+mod client;
+pub mod hygiene;
+mod upgrade;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use url::Url;
+
+use crate::body::{self, Body};
+use crate::config::StagepassConfig;
+use crate::error::{Error, Source};
+use crate::metrics::Metrics;
+pub use hygiene::Peer;
+
+/// Forwards requests to the one configured upstream.
+pub struct Forwarder {
+    client: client::UpstreamClient,
+    upstream: Upstream,
+    response_timeout: Duration,
+    cookie_prefix: String,
+    metrics: Arc<Metrics>,
+}
+
+/// Headers stagepass is about to inject for this request. They are removed
+/// from the client's request first, whatever the client sent.
+#[derive(Debug, Default, Clone)]
+pub struct Injected {
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+struct Upstream {
+    scheme: String,
+    authority: String,
+    /// Path prefix of the upstream URL without its trailing slash.
+    prefix: String,
+}
+
+impl Forwarder {
+    pub fn new(config: &StagepassConfig, metrics: Arc<Metrics>) -> Self {
+        Forwarder {
+            client: client::build(&config.timeouts),
+            upstream: Upstream::from_url(&config.upstream),
+            response_timeout: config.timeouts.response_headers,
+            cookie_prefix: config.cookie_name.clone(),
+            metrics,
+        }
+    }
+
+    /// Streams `req` to the upstream and its response back.
+    /// `strip` names headers that stagepass owns beyond the fixed identity set.
+    pub async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        peer: Peer,
+        strip: &[HeaderName],
+        inject: Injected,
+    ) -> Result<Response<Body>, Error> {
+        let protocol = upgrade::requested_protocol(req.headers());
+        let client_upgrade = protocol.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        let (mut parts, incoming) = req.into_parts();
+        let host = original_host(&parts);
+        let headers = &mut parts.headers;
+        hygiene::remove_hop_by_hop(headers);
+        hygiene::strip_identity_headers(headers, strip);
+        hygiene::strip_own_cookies(headers, &self.cookie_prefix);
+        hygiene::set_forwarding_headers(headers, peer, host);
+        // The client sets Host from the URI: the upstream sees its own name.
+        headers.remove(header::HOST);
+        for (name, value) in inject.headers {
+            headers.insert(name, value);
+        }
+        if let Some(protocol) = protocol.clone() {
+            upgrade::restore_headers(headers, protocol);
+        }
+        parts.uri = self.upstream.uri_for(&parts.uri)?;
+        parts.version = Version::HTTP_11;
+        let outbound = Request::from_parts(parts, body::stream(incoming));
+
+        let mut response = self.send(outbound).await?;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(client_upgrade) = client_upgrade {
+                upgrade::splice(client_upgrade, hyper::upgrade::on(&mut response));
+                return Ok(switching_protocols(response, protocol));
+            }
+        }
+        let (mut parts, incoming) = response.into_parts();
+        hygiene::remove_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, body::stream(incoming)))
+    }
+
+    async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, Error> {
+        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => Err(self.upstream_failure(&err)),
+            Err(_elapsed) => {
+                self.metrics.record_upstream_error("timeout");
+                Err(upstream_timeout(format_args!(
+                    "no response headers within {:?}",
+                    self.response_timeout
+                )))
+            }
+        }
+    }
+
+    fn upstream_failure(&self, err: &hyper_util::client::legacy::Error) -> Error {
+        let chain = error_chain(err);
+        if err.is_connect() && chain.contains("timed out") {
+            self.metrics.record_upstream_error("connect_timeout");
+            return upstream_timeout(format_args!("connect: {chain}"));
+        }
+        let kind = if err.is_connect() {
+            "connect"
+        } else {
+            "protocol"
+        };
+        self.metrics.record_upstream_error(kind);
+        Error::new(
+            Source::Upstream,
+            StatusCode::BAD_GATEWAY,
+            "upstream_unreachable",
+            "The application behind stagepass could not be reached or failed to answer.",
+        )
+        .with_detail(format_args!("{kind}: {chain}"))
+    }
+}
+
+impl Upstream {
+    fn from_url(url: &Url) -> Self {
+        let authority = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) if url.host().is_some_and(is_ipv6) => {
+                format!("[{host}]:{port}")
+            }
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) if url.host().is_some_and(is_ipv6) => format!("[{host}]"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => String::new(),
+        };
+        Upstream {
+            scheme: url.scheme().to_owned(),
+            authority,
+            prefix: url.path().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The upstream URI for a request: path and query byte-for-byte, behind
+    /// the upstream's own path prefix.
+    fn uri_for(&self, incoming: &Uri) -> Result<Uri, Error> {
+        let path_and_query = incoming.path_and_query().map_or("/", |pq| pq.as_str());
+        let target = format!(
+            "{}://{}{}{}",
+            self.scheme, self.authority, self.prefix, path_and_query
+        );
+        target.parse().map_err(|_| {
+            Error::bad_request(
+                "bad_request_target",
+                "The request target is not a valid path.",
+            )
+        })
+    }
+}
+
+fn is_ipv6(host: url::Host<&str>) -> bool {
+    matches!(host, url::Host::Ipv6(_))
+}
+
+/// `Host` of an HTTP/1 request, or the `:authority` of an HTTP/2 one.
+fn original_host(parts: &http::request::Parts) -> Option<HeaderValue> {
+    parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    })
+}
+
+fn switching_protocols(
+    upstream: Response<Incoming>,
+    protocol: Option<HeaderValue>,
+) -> Response<Body> {
+    let (mut parts, _) = upstream.into_parts();
+    hygiene::remove_hop_by_hop(&mut parts.headers);
+    if let Some(protocol) = protocol {
+        upgrade::restore_headers(&mut parts.headers, protocol);
+    }
+    Response::from_parts(parts, body::empty())
+}
+
+fn upstream_timeout(detail: std::fmt::Arguments<'_>) -> Error {
+    Error::new(
+        Source::Upstream,
+        StatusCode::GATEWAY_TIMEOUT,
+        "upstream_timeout",
+        "The application behind stagepass did not answer in time.",
+    )
+    .with_detail(detail)
+}
+
+/// The error and its causes on one line, for the log.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,196 @@
+//! Listeners, routes, the admin port and shutdown.
+//!
+//! [`run`] takes already-bound listeners and a shutdown future from its
+//! caller, so the binary binds the configured addresses while tests bind
+//! `127.0.0.1:0` and stop the server whenever they like.
+
+mod admin;
+mod public;
+pub mod respond;
+mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+use crate::gate::Gate;
+use crate::metrics::Metrics;
+use crate::proxy::Peer;
+
+/// Everything a request needs, built once from a validated config.
+pub struct App {
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub gate: Gate,
+    tls: Option<TlsAcceptor>,
+}
+
+impl App {
+    /// Builds the application. Fails (before any port is bound) when a file
+    /// the config names cannot be used.
+    pub fn build(config: Config) -> Result<Arc<App>, String> {
+        let metrics = Arc::new(Metrics::new());
+        let tls = match &config.stagepass.tls {
+            Some(tls_config) => Some(tls::acceptor(tls_config)?),
+            None => None,
+        };
+        let gate = Gate::new(&config, Arc::clone(&metrics)).map_err(|e| e.to_string())?;
+        Ok(Arc::new(App {
+            config: Arc::new(config),
+            metrics,
+            gate,
+            tls,
+        }))
+    }
+
+    fn peer(&self, addr: SocketAddr, tls: bool) -> Peer {
+        // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
+        let ip = addr.ip().to_canonical();
+        let trusted = self
+            .config
+            .stagepass
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&ip));
+        Peer { ip, tls, trusted }
+    }
+}
+
+/// The two listeners stagepass serves.
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and gives in-flight
+/// requests `stagepass.shutdownGracePeriod` to finish.
+pub async fn run(listeners: Listeners, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let builder = connection_builder(&app);
+    tokio::select! {
+        () = accept_loop(listeners.public, Role::Public, &app, &builder, &graceful) => {}
+        () = accept_loop(listeners.admin, Role::Admin, &app, &builder, &graceful) => {}
+        () = shutdown => tracing::info!("shutdown requested; no longer accepting connections"),
+    }
+    let grace = app.config.stagepass.shutdown_grace_period;
+    match tokio::time::timeout(grace, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections finished"),
+        Err(_) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Public,
+    Admin,
+}
+
+fn connection_builder(app: &App) -> auto::Builder<TokioExecutor> {
+    let limit = app.config.stagepass.max_request_header_bytes;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // hyper refuses buffers under 8 KiB; smaller limits are enforced per request.
+        .max_buf_size(limit.max(8192))
+        .header_read_timeout(app.config.stagepass.timeouts.idle);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
+    builder
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    role: Role,
+    app: &Arc<App>,
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Usually EMFILE: back off instead of spinning on the error.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        spawn_connection(
+            stream,
+            peer,
+            role,
+            Arc::clone(app),
+            builder.clone(),
+            graceful,
+        );
+    }
+}
+
+fn spawn_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    role: Role,
+    app: Arc<App>,
+    builder: auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+) {
+    let watcher = graceful.watcher();
+    tokio::spawn(async move {
+        let _open = app.metrics.connection_opened();
+        let acceptor = match role {
+            Role::Public => app.tls.clone(),
+            Role::Admin => None,
+        };
+        let Some(acceptor) = acceptor else {
+            let peer = app.peer(peer, false);
+            return serve(TokioIo::new(stream), peer, role, app, builder, watcher).await;
+        };
+        match acceptor.accept(stream).await {
+            Ok(tls_stream) => {
+                let peer = app.peer(peer, true);
+                serve(TokioIo::new(tls_stream), peer, role, app, builder, watcher).await;
+            }
+            Err(err) => tracing::debug!(error = %err, %peer, "TLS handshake failed"),
+        }
+    });
+}
+
+async fn serve<I>(
+    io: I,
+    peer: Peer,
+    role: Role,
+    app: Arc<App>,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let app = Arc::clone(&app);
+        async move {
+            let response = match role {
+                Role::Public => public::handle(&app, req, peer).await,
+                Role::Admin => admin::handle(&app, &req),
+            };
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    if let Err(err) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(error = %err, "connection ended with an error");
+    }
+}

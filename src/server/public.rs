@@ -1,0 +1,71 @@
+//! The public listener's request handler: limits, the gate, the error
+//! mapping, metrics and the access log.
+
+use std::time::Instant;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::App;
+use super::respond;
+use crate::body::Body;
+use crate::error::{Error, Source};
+use crate::metrics::RouteClass;
+use crate::proxy::Peer;
+
+pub async fn handle(app: &App, req: Request<Incoming>, peer: Peer) -> Response<Body> {
+    let started = Instant::now();
+    let html = respond::wants_html(req.headers());
+    let method = req.method().clone();
+    // The path only: the query may carry authorization codes or tokens.
+    let path = req.uri().path().to_owned();
+    let auth_route = app.gate.is_auth_route(&path);
+    let result = match check_header_size(&req, app.config.stagepass.max_request_header_bytes) {
+        Ok(()) => app.gate.handle(req, peer).await,
+        Err(err) => Err(err),
+    };
+    let (route, response) = match result {
+        Ok(response) if auth_route => (RouteClass::Auth, response),
+        Ok(response) => (RouteClass::Proxy, response),
+        Err(err) => (route_of(&err), respond::error_response(&err, html)),
+    };
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    app.metrics.record_request(route, status, elapsed);
+    tracing::info!(
+        target: "access",
+        method = %method,
+        path = %path,
+        status,
+        ms = elapsed.as_secs_f64() * 1000.0,
+        peer = %peer.ip,
+    );
+    response
+}
+
+fn route_of(err: &Error) -> RouteClass {
+    match err.source {
+        Source::Upstream => RouteClass::Proxy,
+        _ => RouteClass::Rejected,
+    }
+}
+
+/// HTTP/1 parsing already refuses headers beyond its buffer; this applies the
+/// configured limit exactly, to HTTP/1 and HTTP/2 alike, with a reason.
+fn check_header_size<B>(req: &Request<B>, limit: usize) -> Result<(), Error> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size <= limit {
+        return Ok(());
+    }
+    Err(Error::new(
+        Source::Client,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "request_headers_too_large",
+        format!("The request headers are larger than the {limit} bytes this site accepts. Clearing this site's cookies usually helps."),
+    )
+    .with_detail(format_args!("{size} bytes of request headers")))
+}

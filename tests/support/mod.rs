@@ -1,0 +1,172 @@
+//! Shared test support: a real upstream, stagepass in-process on
+//! `127.0.0.1:0`, and a plain HTTP client.
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use stagepass::config::*;
+use stagepass::server::{self, App, Listeners};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use url::Url;
+
+pub const SESSION_SECRET: &str = "test-session-secret-that-is-long-enough-0123456789";
+
+/// A config that points at `upstream`, with every default a user would get.
+pub fn config(upstream: Url) -> Config {
+    let public_url: Url = "http://127.0.0.1:7000".parse().unwrap();
+    let provider = ProviderConfig {
+        metadata_url: "http://127.0.0.2:1/.well-known/openid-configuration"
+            .parse()
+            .unwrap(),
+        client_id: "stagepass".into(),
+        client_secret: Secret::new("client-secret"),
+        callback_url: public_url.join("/api/auth/test/handler/frame").unwrap(),
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        token_signed_response_alg: vec!["RS256".into()],
+        scopes: vec!["openid".into(), "profile".into(), "email".into()],
+        prompt: None,
+        session_duration: Duration::from_secs(24 * 3600),
+        timeout: Duration::from_secs(10),
+    };
+    Config {
+        stagepass: StagepassConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url,
+            upstream,
+            provider: "test".into(),
+            admin: AdminConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+            },
+            tls: None,
+            trusted_proxies: vec![],
+            allowed_redirect_origins: vec![],
+            timeouts: Timeouts::default(),
+            shutdown_grace_period: Duration::from_secs(5),
+            max_request_header_bytes: 16 * 1024,
+            cookie_name: "stagepass".into(),
+        },
+        auth: AuthConfig {
+            environment: "development".into(),
+            session_secrets: vec![Secret::new(SESSION_SECRET)],
+            providers: BTreeMap::from([("test".to_owned(), provider)]),
+        },
+    }
+}
+
+/// stagepass running in this test process.
+pub struct Stagepass {
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    pub app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+pub async fn start(config: Config) -> Stagepass {
+    let public = TcpListener::bind(config.stagepass.listen).await.unwrap();
+    let admin = TcpListener::bind(config.stagepass.admin.listen)
+        .await
+        .unwrap();
+    let (public_addr, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
+    let app = App::build(config).expect("app builds");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(
+        Listeners { public, admin },
+        Arc::clone(&app),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    Stagepass {
+        public: public_addr,
+        admin: admin_addr,
+        app,
+        shutdown: Some(tx),
+        task,
+    }
+}
+
+impl Stagepass {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.public, path)
+    }
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin, path)
+    }
+    /// Asks stagepass to shut down; returns the task to await.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
+        self.task.await.unwrap();
+    }
+    pub async fn join(self) {
+        self.task.await.unwrap();
+    }
+}
+
+pub type TestClient = Client<HttpConnector, Full<Bytes>>;
+
+pub fn client() -> TestClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+pub fn h2_client() -> TestClient {
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http()
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+pub async fn send(client: &TestClient, req: Request<Full<Bytes>>) -> Reply {
+    let response = client
+        .request(req)
+        .await
+        .expect("request reaches stagepass");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body arrives").to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+pub async fn get(url: &str) -> Reply {
+    send(&client(), Request::get(url).body(Full::default()).unwrap()).await
+}
+
+pub fn request(method: &str, url: &str) -> http::request::Builder {
+    Request::builder().method(method).uri(url)
+}
