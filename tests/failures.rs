@@ -1,0 +1,130 @@
+//! When something is wrong, users get a clear answer with the right status,
+//! as HTML for browsers and JSON for API clients, and nothing panics.
+
+mod support;
+
+use std::time::Duration;
+
+use http_body_util::Full;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn dead_upstream() -> url::Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}").parse().unwrap()
+}
+
+#[tokio::test]
+async fn unreachable_upstream_gives_502_json_to_api_clients() {
+    let sp = start(config(dead_upstream().await)).await;
+    let req = request("GET", &sp.url("/api/thing"))
+        .header("accept", "application/json")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(&client(), req).await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.headers["content-type"], "application/json");
+    let json = reply.json();
+    assert_eq!(json["error"]["name"], "upstream_unreachable");
+    assert_eq!(json["response"]["statusCode"], 502);
+    let metrics = get(&sp.admin_url("/metrics")).await.text();
+    assert!(
+        metrics.contains("stagepass_upstream_errors_total{kind=\"connect\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_upstream_gives_502_page_to_browsers() {
+    let sp = start(config(dead_upstream().await)).await;
+    let req = request("GET", &sp.url("/"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(&client(), req).await;
+    assert_eq!(reply.status, 502);
+    assert!(
+        reply.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(reply.text().contains("could not be reached"));
+}
+
+#[tokio::test]
+async fn slow_upstream_gives_504() {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.timeouts.response_headers = Duration::from_millis(200);
+    let sp = start(cfg).await;
+    let reply = get(&sp.url("/slow")).await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.json()["error"]["name"], "upstream_timeout");
+}
+
+#[tokio::test]
+async fn oversized_headers_give_431_with_a_reason() {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.max_request_header_bytes = 4096;
+    let sp = start(cfg).await;
+    let req = request("GET", &sp.url("/echo"))
+        .header("x-big", "a".repeat(5000))
+        .body(Full::default())
+        .unwrap();
+    let reply = send(&client(), req).await;
+    assert_eq!(reply.status, 431);
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4096")
+    );
+    assert_eq!(up.controls.count(), 0, "nothing was forwarded");
+}
+
+#[tokio::test]
+async fn headers_beyond_the_parser_buffer_give_431() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    let raw = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let answer = raw_exchange(sp.public, raw.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
+#[tokio::test]
+async fn malformed_requests_give_400() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    for garbage in [
+        "GET / HTTP/1.1\r\nHost x\r\n\r\n",
+        "NOT A REQUEST\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+    ] {
+        let answer = raw_exchange(sp.public, garbage.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{garbage:?} -> {answer}"
+        );
+    }
+    assert_eq!(
+        get(&sp.url("/echo")).await.status,
+        200,
+        "stagepass still serves"
+    );
+}
+
+async fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}

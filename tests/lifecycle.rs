@@ -1,0 +1,137 @@
+//! The admin port, TLS with ALPN, and graceful shutdown.
+
+mod support;
+
+use http_body_util::{BodyExt, Full};
+use support::*;
+
+#[tokio::test]
+async fn admin_port_answers_health_readiness_and_metrics() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    assert_eq!(get(&sp.url("/echo")).await.status, 200);
+    assert_eq!(get(&sp.admin_url("/healthz")).await.status, 200);
+    let ready = get(&sp.admin_url("/readyz")).await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let metrics = get(&sp.admin_url("/metrics")).await;
+    assert!(
+        metrics.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.text();
+    assert!(
+        text.contains("stagepass_requests_total{route=\"proxy\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("stagepass_request_duration_seconds_count{route=\"proxy\"} 1"));
+    assert!(text.contains("stagepass_open_connections"));
+    assert_eq!(
+        get(&sp.admin_url("/healthz/")).await.status,
+        404,
+        "exact paths only"
+    );
+    assert_eq!(get(&sp.admin_url("/other")).await.status, 404);
+}
+
+#[tokio::test]
+async fn admin_paths_do_not_exist_on_the_public_listener() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let reply = get(&sp.url(path)).await;
+        assert_eq!(reply.json()["uri"], path, "{path} must reach the upstream");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_and_stops_accepting() {
+    let up = upstream::start().await;
+    let mut sp = start(config(up.url())).await;
+    let url = sp.url("/slow");
+    let in_flight = tokio::spawn(async move { get(&url).await });
+    // Wait until the upstream holds the request, so it is truly in flight.
+    while up.controls.count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    sp.begin_shutdown();
+    let public = sp.public;
+    // The listener closes: new connections are refused.
+    loop {
+        match tokio::net::TcpStream::connect(public).await {
+            Err(_) => break,
+            Ok(_) => tokio::task::yield_now().await,
+        }
+    }
+    up.controls.release.notify_one();
+    let reply = in_flight.await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "finally");
+    sp.join().await;
+}
+
+#[tokio::test]
+async fn tls_listener_negotiates_http2_and_http1() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let up = upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let mut cfg = config(up.url());
+    cfg.stagepass.tls = Some(stagepass::config::TlsConfig {
+        cert_file,
+        key_file,
+    });
+    let sp = start(cfg).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    for (alpn, version) in [
+        (b"h2".to_vec(), http::Version::HTTP_2),
+        (b"http/1.1".to_vec(), http::Version::HTTP_11),
+    ] {
+        let mut tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![alpn];
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
+        let tcp = tokio::net::TcpStream::connect(sp.public).await.unwrap();
+        let stream = connector
+            .connect("localhost".try_into().unwrap(), tcp)
+            .await
+            .unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let req = request("GET", "/echo?tls=1")
+            .header("host", "localhost")
+            .body(Full::<bytes::Bytes>::default())
+            .unwrap();
+        let response = if version == http::Version::HTTP_2 {
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            let (mut parts, body) = req.into_parts();
+            parts.uri = format!("https://localhost:{}/echo?tls=1", sp.public.port())
+                .parse()
+                .unwrap();
+            sender
+                .send_request(http::Request::from_parts(parts, body))
+                .await
+                .unwrap()
+        } else {
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(conn);
+            sender.send_request(req).await.unwrap()
+        };
+        assert_eq!(response.version(), version);
+        assert_eq!(response.status(), 200);
+        let _ = response.into_body().collect().await;
+        let seen = up.controls.last();
+        assert_eq!(seen.uri, "/echo?tls=1");
+        assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
+    }
+}
