@@ -31,10 +31,15 @@ impl Source {
     }
 }
 
-/// A failure that ends a request. `public` is shown to the user; `detail`
-/// only goes to the log and must never contain a secret, token or cookie value.
+/// A failure that ends a request. Boxed so that `Result<_, Error>` stays one
+/// pointer wide on the happy path; read its fields through `Deref`.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<ErrorParts>);
+
+/// `public` is shown to the user; `detail` only goes to the log and must
+/// never contain a secret, token or cookie value.
+#[derive(Debug)]
+pub struct ErrorParts {
     pub source: Source,
     pub status: http::StatusCode,
     /// Short machine-readable code, e.g. `upstream_unreachable`.
@@ -56,7 +61,7 @@ impl Error {
         code: &'static str,
         public: impl Into<String>,
     ) -> Self {
-        Error {
+        Error(Box::new(ErrorParts {
             source,
             status,
             code,
@@ -64,21 +69,21 @@ impl Error {
             detail: String::new(),
             headers: Vec::new(),
             action: None,
-        }
+        }))
     }
 
     pub fn with_detail(mut self, detail: impl fmt::Display) -> Self {
-        self.detail = detail.to_string();
+        self.0.detail = detail.to_string();
         self
     }
 
     pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.0.headers.push((name, value));
         self
     }
 
     pub fn with_action(mut self, label: impl Into<String>, href: impl Into<String>) -> Self {
-        self.action = Some((label.into(), href.into()));
+        self.0.action = Some((label.into(), href.into()));
         self
     }
 
@@ -94,6 +99,13 @@ impl Error {
             "stagepass hit an internal error.",
         )
         .with_detail(detail)
+    }
+}
+
+impl std::ops::Deref for Error {
+    type Target = ErrorParts;
+    fn deref(&self) -> &ErrorParts {
+        &self.0
     }
 }
 
