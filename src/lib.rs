@@ -14,7 +14,8 @@
 //! - Domain modules, which use only the bottom layer:
 //!   - [`proxy`]: forwarding, hop-by-hop and identity-header hygiene.
 //! - Bottom layer: [`config`] (load, merge, substitute, validate),
-//!   [`error`] (errors tagged by source), [`metrics`], [`body`].
+//!   [`error`] (errors tagged by source), [`metrics`], [`body`],
+//!   [`http_client`] (outbound HTTP shared by the domain modules).
 //!
 //! No domain module imports `gate` or `server`.
 
@@ -24,6 +25,8 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod gate;
+pub mod http_client;
 pub mod metrics;
+pub mod oidc;
 pub mod proxy;
 pub mod server;

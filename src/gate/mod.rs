@@ -3,6 +3,8 @@
 //! Each phase is a named step over a request context; today only the proxy
 //! phase exists, and authentication slots in front of it.
 
+mod redirect;
+
 use std::sync::Arc;
 
 use http::header::HeaderName;

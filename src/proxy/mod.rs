@@ -4,7 +4,6 @@
 //! The proxy never buffers a body: request and response bodies are streamed
 //! frame by frame, so memory stays flat whatever their size.
 
-mod client;
 pub mod hygiene;
 mod upgrade;
 
@@ -19,12 +18,13 @@ use url::Url;
 use crate::body::{self, Body};
 use crate::config::StagepassConfig;
 use crate::error::{Error, Source};
+use crate::http_client::{self, PooledClient, error_chain};
 use crate::metrics::Metrics;
 pub use hygiene::Peer;
 
 /// Forwards requests to the one configured upstream.
 pub struct Forwarder {
-    client: client::UpstreamClient,
+    client: PooledClient<Body>,
     upstream: Upstream,
     response_timeout: Duration,
     cookie_prefix: String,
@@ -48,7 +48,7 @@ struct Upstream {
 impl Forwarder {
     pub fn new(config: &StagepassConfig, metrics: Arc<Metrics>) -> Self {
         Forwarder {
-            client: client::build(&config.timeouts),
+            client: http_client::pooled(config.timeouts.connect, config.timeouts.idle),
             upstream: Upstream::from_url(&config.upstream),
             response_timeout: config.timeouts.response_headers,
             cookie_prefix: config.cookie_name.clone(),
@@ -203,16 +203,4 @@ fn upstream_timeout(detail: std::fmt::Arguments<'_>) -> Error {
         "The application behind stagepass did not answer in time.",
     )
     .with_detail(detail)
-}
-
-/// The error and its causes on one line, for the log.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -1,0 +1,134 @@
+//! Provider metadata and the JWKS: fetched at start-up with backoff, kept in
+//! memory, and the key set re-fetched (rate-limited, callers coalesced) when
+//! an ID token names a key stagepass has not seen.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::CoreJsonWebKeySet;
+use openidconnect::{JsonWebKeySetUrl, ProviderMetadataWithLogout};
+use url::Url;
+
+use crate::http_client::ApiClient;
+
+/// What stagepass knows about the IdP once discovery succeeded.
+pub struct Discovered {
+    pub metadata: ProviderMetadataWithLogout,
+    pub jwks: CoreJsonWebKeySet,
+    /// Bumped on every JWKS replacement, so coalesced callers can tell that
+    /// someone else already refreshed.
+    pub generation: u64,
+    fetched_at: Instant,
+}
+
+enum Status {
+    Pending(String),
+    Ready(Arc<Discovered>),
+}
+
+/// Minimum time between two JWKS fetches triggered by unknown key ids, so a
+/// stream of forged tokens cannot make stagepass hammer the IdP.
+const JWKS_MIN_INTERVAL: Duration = Duration::from_secs(10);
+
+pub struct Discovery {
+    metadata_url: Url,
+    api: ApiClient,
+    status: RwLock<Status>,
+    refresh_lock: tokio::sync::Mutex<()>,
+}
+
+impl Discovery {
+    pub fn new(metadata_url: Url, api: ApiClient) -> Self {
+        Discovery {
+            metadata_url,
+            api,
+            status: RwLock::new(Status::Pending("IdP metadata not fetched yet".into())),
+            refresh_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn current(&self) -> Result<Arc<Discovered>, String> {
+        match &*self.status.read().unwrap_or_else(|e| e.into_inner()) {
+            Status::Ready(found) => Ok(Arc::clone(found)),
+            Status::Pending(reason) => Err(reason.clone()),
+        }
+    }
+
+    /// Fetches until it succeeds, backing off from 1 s to 60 s. An IdP that is
+    /// down at start-up does not stop stagepass; `/readyz` says why meanwhile.
+    pub async fn run_until_ready(&self) {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            match self.fetch().await {
+                Ok(found) => {
+                    tracing::info!(issuer = %found.metadata.issuer().as_str(), "IdP metadata and keys loaded");
+                    self.set(Status::Ready(Arc::new(found)));
+                    return;
+                }
+                Err(reason) => {
+                    tracing::warn!(reason = %reason, retry_in = ?delay, "IdP discovery failed");
+                    self.set(Status::Pending(format!("IdP discovery failed: {reason}")));
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(60));
+        }
+    }
+
+    /// Re-fetches the JWKS after an unknown `kid`, unless another caller
+    /// already did so since `seen_generation`, or the last fetch is too recent.
+    pub async fn refresh_keys(&self, seen_generation: u64) -> Result<(), String> {
+        let _one_at_a_time = self.refresh_lock.lock().await;
+        let current = self.current()?;
+        if current.generation != seen_generation || current.fetched_at.elapsed() < JWKS_MIN_INTERVAL
+        {
+            return Ok(());
+        }
+        let jwks = self.fetch_jwks(current.metadata.jwks_uri()).await?;
+        tracing::info!(keys = jwks.keys().len(), "IdP signing keys re-fetched");
+        let mut metadata = current.metadata.clone();
+        metadata = metadata.set_jwks(jwks.clone());
+        self.set(Status::Ready(Arc::new(Discovered {
+            metadata,
+            jwks,
+            generation: current.generation + 1,
+            fetched_at: Instant::now(),
+        })));
+        Ok(())
+    }
+
+    async fn fetch(&self) -> Result<Discovered, String> {
+        let request = http::Request::get(self.metadata_url.as_str())
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        let response = self.api.send(request).await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("metadata URL answered {}", response.status()));
+        }
+        let metadata: ProviderMetadataWithLogout = serde_json::from_slice(response.body())
+            .map_err(|e| format!("metadata is not a valid OpenID Provider configuration: {e}"))?;
+        let jwks = self.fetch_jwks(metadata.jwks_uri()).await?;
+        Ok(Discovered {
+            metadata: metadata.set_jwks(jwks.clone()),
+            jwks,
+            generation: 0,
+            fetched_at: Instant::now(),
+        })
+    }
+
+    async fn fetch_jwks(&self, url: &JsonWebKeySetUrl) -> Result<CoreJsonWebKeySet, String> {
+        let api = self.api.clone();
+        let http = move |req| {
+            let api = api.clone();
+            async move { api.send(req).await }
+        };
+        CoreJsonWebKeySet::fetch_async(url, &http)
+            .await
+            .map_err(|e| format!("JWKS: {}", crate::http_client::error_chain(&e)))
+    }
+
+    fn set(&self, status: Status) {
+        *self.status.write().unwrap_or_else(|e| e.into_inner()) = status;
+    }
+}
