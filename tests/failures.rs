@@ -128,3 +128,87 @@ async fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
     let _ = stream.read_to_end(&mut answer).await;
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+#[tokio::test]
+async fn api_clients_without_session_get_401_and_nothing_is_forwarded() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    for (method, accept) in [
+        ("GET", "application/json"),
+        ("POST", "text/html"),
+        ("GET", "*/*"),
+    ] {
+        let req = anonymous(method, &sp.url("/api/catalog/entities"))
+            .header("accept", accept)
+            .body(Full::default())
+            .unwrap();
+        let reply = send(&client(), req).await;
+        assert_eq!(reply.status, 401, "{method} {accept}");
+        assert!(
+            reply.headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("/api/auth/test/start")
+        );
+        assert!(
+            reply.headers.get("location").is_none(),
+            "no redirect for API clients"
+        );
+    }
+    assert_eq!(up.controls.count(), 0);
+}
+
+#[tokio::test]
+async fn tampered_session_cookie_means_no_session() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    let good = session_cookie(&test_session());
+    let (name, value) = good.split_once('=').unwrap();
+    let mut bytes = value.as_bytes().to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+    for forged in [
+        format!("{name}={}", String::from_utf8(bytes).unwrap()),
+        format!("{name}={}", &value[..value.len() / 2]),
+        format!("{name}=garbage"),
+        format!("{name}_login={value}"),
+    ] {
+        let req = anonymous("GET", &sp.url("/x"))
+            .header("cookie", forged.as_str())
+            .body(Full::default())
+            .unwrap();
+        let reply = send(&client(), req).await;
+        assert_eq!(reply.status, 401, "{forged}");
+        let deletions: Vec<_> = reply
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        if !forged.contains("_login=") {
+            assert!(
+                deletions.iter().any(|c| c.contains("Max-Age=0")),
+                "stale cookie is deleted: {deletions:?}"
+            );
+        }
+    }
+    assert_eq!(up.controls.count(), 0);
+}
+
+#[tokio::test]
+async fn browser_without_session_gets_503_page_while_idp_is_down() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    let req = anonymous("GET", &sp.url("/catalog"))
+        .header("accept", "text/html")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(&client(), req).await;
+    assert_eq!(reply.status, 503, "no redirect loop into a dead IdP");
+    assert!(
+        reply.text().contains("identity provider cannot be reached"),
+        "{}",
+        reply.text()
+    );
+    assert_eq!(up.controls.count(), 0);
+}

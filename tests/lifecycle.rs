@@ -12,7 +12,12 @@ async fn admin_port_answers_health_readiness_and_metrics() {
     assert_eq!(get(&sp.url("/echo")).await.status, 200);
     assert_eq!(get(&sp.admin_url("/healthz")).await.status, 200);
     let ready = get(&sp.admin_url("/readyz")).await;
-    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(ready.status, 503, "the configured IdP does not exist");
+    assert!(
+        ready.text().contains("IdP discovery failed"),
+        "{}",
+        ready.text()
+    );
     let metrics = get(&sp.admin_url("/metrics")).await;
     assert!(
         metrics.headers["content-type"]

@@ -100,7 +100,11 @@ async fn request_headers_pass_through_and_host_is_the_upstreams() {
     let seen = up.controls.last();
     assert_eq!(seen.header("x-custom"), Some("value with  spaces"));
     assert_eq!(seen.all("x-multi"), ["one", "two"]);
-    assert_eq!(seen.header("cookie"), Some("app=1; other=2"));
+    assert_eq!(
+        seen.header("cookie"),
+        Some("app=1; other=2"),
+        "only stagepass's cookie is removed"
+    );
     assert_eq!(seen.header("host"), Some(up.addr.to_string().as_str()));
     assert_eq!(
         seen.header("x-forwarded-host"),
@@ -197,9 +201,15 @@ async fn upload_streams_before_client_finishes() {
 async fn websocket_echoes_through_stagepass() {
     let up = upstream::start().await;
     let sp = start(config(up.url())).await;
-    let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://{}/ws", sp.public))
-        .await
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut ws_request = format!("ws://{}/ws", sp.public)
+        .into_client_request()
         .unwrap();
+    let cookie = session_cookie(&test_session());
+    ws_request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
     assert_eq!(response.status(), 101);
     for text in ["hello", "über", "third"] {
         ws.send(Message::text(text)).await.unwrap();

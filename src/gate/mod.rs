@@ -1,33 +1,79 @@
 //! The per-request pipeline: session → refresh → identity → token → proxy.
 //!
-//! Each phase is a named step over a request context; today only the proxy
-//! phase exists, and authentication slots in front of it.
+//! [`Gate::handle`] routes a request either to one of stagepass's own auth
+//! endpoints (sign-in start, callback, logout, refresh) or through the named
+//! phases of [`protect`] to the upstream. The gate composes the domain
+//! modules; none of them knows about the others.
 
+mod protect;
 mod redirect;
+mod routes;
+mod signin;
+mod signout;
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::header::HeaderName;
-use http::{Request, Response};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::Body;
-use crate::config::Config;
-use crate::error::Error;
+use crate::config::{Config, ProviderConfig};
+use crate::error::{Error, Source};
 use crate::metrics::Metrics;
-use crate::proxy::{Forwarder, Injected, Peer};
+use crate::oidc::OidcProvider;
+use crate::proxy::{Forwarder, Peer};
+use crate::session::{CookieSettings, SessionJar, SessionKeys};
+use redirect::RedirectPolicy;
+use routes::{AuthRoutes, Route};
 
 pub struct Gate {
     forwarder: Forwarder,
+    oidc: Arc<OidcProvider>,
+    provider: ProviderConfig,
+    keys: SessionKeys,
+    cookies: CookieSettings,
+    redirects: RedirectPolicy,
+    routes: AuthRoutes,
     /// Headers stagepass owns and injects, stripped from every client request.
     owned_headers: Vec<HeaderName>,
 }
 
 impl Gate {
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, Error> {
+    /// Builds the pipeline and starts IdP discovery in the background.
+    /// Must be called inside a Tokio runtime.
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, String> {
+        let sp = &config.stagepass;
+        let provider = config
+            .auth
+            .providers
+            .get(&sp.provider)
+            .ok_or_else(|| {
+                format!(
+                    "stagepass.provider: no auth.providers.{} entry",
+                    sp.provider
+                )
+            })?
+            .clone();
+        let keys = SessionKeys::from_secrets(&config.auth.session_secrets)
+            .ok_or("auth.session.secret: missing")?;
+        let cookies = CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
+            .map_err(|e| format!("stagepass.cookieName: {e}"))?;
+        let oidc = OidcProvider::new(&provider, Arc::clone(&metrics));
+        oidc.spawn_discovery();
         Ok(Gate {
-            forwarder: Forwarder::new(&config.stagepass, metrics),
-            owned_headers: vec![http::header::AUTHORIZATION],
+            forwarder: Forwarder::new(sp, metrics),
+            oidc,
+            routes: AuthRoutes::new(&sp.provider, provider.callback_url.path()),
+            provider,
+            keys,
+            cookies,
+            redirects: RedirectPolicy::new(
+                sp.public_url.clone(),
+                sp.allowed_redirect_origins.clone(),
+            ),
+            owned_headers: vec![header::AUTHORIZATION],
         })
     }
 
@@ -37,18 +83,69 @@ impl Gate {
         req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        self.forwarder
-            .forward(req, peer, &self.owned_headers, Injected::default())
-            .await
+        match self.routes.classify(req.uri().path()) {
+            Route::Start => self.start(&req),
+            Route::Callback => self.callback(req).await,
+            Route::Logout => self.logout(&req),
+            Route::Refresh => self.refresh_endpoint(&req).await,
+            Route::Protected => self.protect(req, peer).await,
+        }
     }
 
     /// Whether `path` is one of stagepass's own auth endpoints.
     pub fn is_auth_route(&self, path: &str) -> bool {
-        path.starts_with("/api/auth/")
+        self.routes.is_own(path)
     }
 
     /// `Ok` when stagepass can serve sign-ins; otherwise why not.
     pub fn readiness(&self) -> Result<(), String> {
-        Ok(())
+        self.oidc.readiness()
     }
+
+    fn jar(&self) -> SessionJar<'_> {
+        SessionJar::new(&self.keys, &self.cookies)
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A redirect with `Cache-Control: no-store` (it depends on cookies).
+fn redirect(location: &str, set_cookies: Vec<HeaderValue>) -> Result<Response<Body>, Error> {
+    let location = HeaderValue::from_str(location).map_err(Error::internal)?;
+    let mut response = Response::new(crate::body::empty());
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for cookie in set_cookies {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+fn json(
+    status: StatusCode,
+    value: &serde_json::Value,
+    set_cookies: Vec<HeaderValue>,
+) -> Response<Body> {
+    let mut response = Response::new(crate::body::full(value.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for cookie in set_cookies {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn client_error(status: StatusCode, code: &'static str, public: impl Into<String>) -> Error {
+    Error::new(Source::Client, status, code, public)
 }

@@ -163,10 +163,64 @@ pub async fn send(client: &TestClient, req: Request<Full<Bytes>>) -> Reply {
     }
 }
 
+/// GET with a session.
 pub async fn get(url: &str) -> Reply {
-    send(&client(), Request::get(url).body(Full::default()).unwrap()).await
+    send(
+        &client(),
+        request("GET", url).body(Full::default()).unwrap(),
+    )
+    .await
 }
 
+/// A request that carries a valid session cookie for [`test_session`].
 pub fn request(method: &str, url: &str) -> http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(url)
+        .header("cookie", session_cookie(&test_session()))
+}
+
+/// A request without any session.
+pub fn anonymous(method: &str, url: &str) -> http::request::Builder {
     Request::builder().method(method).uri(url)
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The signed-in person the proxy tests act as.
+pub fn test_session() -> stagepass::session::Session {
+    stagepass::session::Session {
+        subject: "alice".into(),
+        email: Some("alice@example.com".into()),
+        name: Some("Alice Example".into()),
+        picture: None,
+        preferred_username: Some("alice".into()),
+        groups: vec!["team-a".into()],
+        expires_at: now() + 3600,
+        access_token_expires_at: None,
+        refresh_token: None,
+        id_token: None,
+        issued_at: now(),
+    }
+}
+
+/// `name=value` pairs sealing `session` with [`SESSION_SECRET`], as stagepass
+/// itself would: sessions are stateless, so a test can mint one.
+pub fn session_cookie(session: &stagepass::session::Session) -> String {
+    use stagepass::session::{CookieSettings, SessionJar, SessionKeys};
+    let keys = SessionKeys::from_secrets(&[Secret::new(SESSION_SECRET)]).unwrap();
+    let settings = CookieSettings::new("stagepass", false).unwrap();
+    let set_cookies = SessionJar::new(&keys, &settings)
+        .write_session(&HeaderMap::new(), session, now())
+        .unwrap();
+    set_cookies
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
 }

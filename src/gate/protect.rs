@@ -1,0 +1,181 @@
+//! The protected path, in named phases: session → refresh → identity →
+//! proxy. A request without a live session never reaches the upstream.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::routes::is_navigation;
+use super::{Gate, client_error, now};
+use crate::body::Body;
+use crate::error::Error;
+use crate::proxy::{Injected, Peer};
+use crate::session::Session;
+
+/// Refresh this long before the access token expires, so a request never
+/// rides on a token that expires mid-flight.
+const REFRESH_MARGIN_SECS: u64 = 60;
+
+/// The outcome of the session phase.
+pub(super) struct Live {
+    pub session: Session,
+    /// `Set-Cookie` values to send back (a refreshed session).
+    pub set_cookies: Vec<HeaderValue>,
+}
+
+impl Gate {
+    pub(super) async fn protect(
+        &self,
+        req: Request<Incoming>,
+        peer: Peer,
+    ) -> Result<Response<Body>, Error> {
+        let live = match self.live_session(req.headers()).await {
+            Ok(live) => live,
+            Err(clear) => return self.sign_in_required(&req, clear),
+        };
+        let inject = identity_headers(&live.session);
+        let mut response = self
+            .forwarder
+            .forward(req, peer, &self.owned_headers, inject)
+            .await?;
+        for cookie in live.set_cookies {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(response)
+    }
+
+    /// Phase 1 and 2: read the session and refresh it when due. `Err` holds
+    /// the cookie deletions to send when the session is unusable.
+    pub(super) async fn live_session(&self, headers: &HeaderMap) -> Result<Live, Vec<HeaderValue>> {
+        let Some(session) = self.jar().read_session(headers, now()) else {
+            return Err(self.stale_cookies(headers));
+        };
+        if !refresh_due(&session) {
+            return Ok(Live {
+                session,
+                set_cookies: Vec::new(),
+            });
+        }
+        let Some(refresh_token) = session.refresh_token.clone() else {
+            return Ok(Live {
+                session,
+                set_cookies: Vec::new(),
+            });
+        };
+        match self.oidc.refresh(&refresh_token).await {
+            Ok(renewed) => {
+                let session = Session {
+                    email: renewed.email.or(session.email),
+                    name: renewed.name.or(session.name),
+                    picture: renewed.picture.or(session.picture),
+                    preferred_username: renewed.preferred_username.or(session.preferred_username),
+                    groups: if renewed.subject.is_some() {
+                        renewed.groups
+                    } else {
+                        session.groups
+                    },
+                    access_token_expires_at: renewed.access_expires_at,
+                    refresh_token: renewed.refresh_token.or(session.refresh_token),
+                    id_token: renewed.id_token.or(session.id_token),
+                    issued_at: now(),
+                    ..session
+                };
+                let set_cookies = self.session_cookies(headers, &session).unwrap_or_default();
+                Ok(Live {
+                    session,
+                    set_cookies,
+                })
+            }
+            Err(err) => {
+                tracing::info!(subject = %session.subject, reason = %err, "refresh failed; session ended");
+                Err(self.jar().clear_all(headers))
+            }
+        }
+    }
+
+    /// No usable session: a browser navigation goes to sign in and comes back
+    /// here; anything else gets 401 with a way to sign in.
+    fn sign_in_required(
+        &self,
+        req: &Request<Incoming>,
+        clear: Vec<HeaderValue>,
+    ) -> Result<Response<Body>, Error> {
+        if is_navigation(req.method(), req.headers()) {
+            let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            let return_to = self.redirects.resolve(Some(path_and_query));
+            return self.begin_sign_in(req.headers(), return_to.as_str(), clear);
+        }
+        let challenge = format!(
+            "Cookie realm=\"stagepass\", sign_in=\"{}\"",
+            self.redirects
+                .root()
+                .join(&self.routes.start_path())
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+        );
+        let mut err = client_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign-in required.",
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&challenge)
+                .unwrap_or(HeaderValue::from_static("Cookie realm=\"stagepass\"")),
+        );
+        for cookie in clear {
+            err = err.with_header(header::SET_COOKIE, cookie);
+        }
+        Err(err)
+    }
+
+    /// Deletions for stagepass cookies the request carried that did not open
+    /// (tampered, foreign, expired): the browser stops sending them.
+    fn stale_cookies(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
+        let carries_session = crate::session::request_cookies(headers).any(|(name, _)| {
+            name == self.cookies.prefix()
+                || name
+                    .strip_prefix(self.cookies.prefix())
+                    .is_some_and(|rest| {
+                        rest.starts_with('_') && rest[1..].bytes().all(|b| b.is_ascii_digit())
+                    })
+        });
+        if !carries_session {
+            return Vec::new();
+        }
+        // Keep the login cookie: other tabs may be signing in right now.
+        let login = format!("{}_login=", self.cookies.prefix());
+        let mut deletions = self.jar().clear_all(headers);
+        deletions.retain(|cookie| !cookie.as_bytes().starts_with(login.as_bytes()));
+        deletions
+    }
+}
+
+fn refresh_due(session: &Session) -> bool {
+    session
+        .access_token_expires_at
+        .is_some_and(|expires| expires <= now() + REFRESH_MARGIN_SECS)
+}
+
+/// Phase 3 (identity, minimal form): the signed-in person as headers the
+/// upstream can read. Stripped from the client's request before injection.
+fn identity_headers(session: &Session) -> Injected {
+    let mut headers = Vec::new();
+    let mut add = |name: &'static str, value: Option<&str>| {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.push((HeaderName::from_static(name), value));
+        }
+    };
+    add("x-forwarded-user", Some(&session.subject));
+    add("x-forwarded-email", session.email.as_deref());
+    add(
+        "x-forwarded-preferred-username",
+        session.preferred_username.as_deref(),
+    );
+    let groups = session.groups.join(",");
+    add(
+        "x-forwarded-groups",
+        (!groups.is_empty()).then_some(groups.as_str()),
+    );
+    Injected { headers }
+}

@@ -1,0 +1,197 @@
+//! Sign-in: the start endpoint and the callback from the IdP.
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::{Gate, client_error, now, redirect};
+use crate::body::Body;
+use crate::error::Error;
+use crate::oidc::{PendingLogin, SignedIn};
+use crate::session::{LoginFlow, Session};
+
+/// Largest `form_post` callback body read; real ones are a few KiB.
+const MAX_CALLBACK_BODY: usize = 64 * 1024;
+
+impl Gate {
+    /// `GET /api/auth/<id>/start?redirectUrl=...`
+    pub(super) fn start<B>(&self, req: &Request<B>) -> Result<Response<Body>, Error> {
+        let wanted = query_param(req.uri().query(), "redirectUrl");
+        let return_to = self.redirects.resolve(wanted.as_deref());
+        self.begin_sign_in(req.headers(), return_to.as_str(), Vec::new())
+    }
+
+    /// Redirects to the IdP, remembering the flow in the login cookie.
+    pub(super) fn begin_sign_in(
+        &self,
+        headers: &http::HeaderMap,
+        return_to: &str,
+        mut set_cookies: Vec<HeaderValue>,
+    ) -> Result<Response<Body>, Error> {
+        let (authorize_url, pending) = self.oidc.begin()?;
+        let flow = LoginFlow {
+            state: pending.state,
+            nonce: pending.nonce,
+            pkce_verifier: pending.pkce_verifier,
+            return_to: return_to.to_owned(),
+            created_at: now(),
+        };
+        let cookie = self
+            .jar()
+            .push_login_flow(headers, flow, now())
+            .map_err(|e| {
+                client_error(
+                    StatusCode::BAD_REQUEST,
+                    "return_url_too_long",
+                    "The page address to return to is too long.",
+                )
+                .with_detail(e)
+            })?;
+        set_cookies.push(cookie);
+        redirect(authorize_url.as_str(), set_cookies)
+    }
+
+    /// The IdP's callback: GET with a query, or POST for `response_mode=form_post`.
+    pub(super) async fn callback(&self, req: Request<Incoming>) -> Result<Response<Body>, Error> {
+        let (parts, body) = req.into_parts();
+        let params = match parts.method {
+            Method::GET => parts.uri.query().unwrap_or_default().to_owned(),
+            Method::POST => read_form(body).await?,
+            _ => {
+                return Err(client_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "The sign-in callback accepts GET and POST only.",
+                ));
+            }
+        };
+        let param = |name| query_param(Some(&params), name);
+        let state = param("state").unwrap_or_default();
+        let (flow, login_cookie) = self.jar().take_login_flow(&parts.headers, &state, now());
+        let retry = self.retry_link(flow.as_ref());
+        if let Some(error) = param("error") {
+            return Err(idp_refused(&error, param("error_description"))
+                .with_header(http::header::SET_COOKIE, login_cookie)
+                .with_action("Try signing in again", retry));
+        }
+        let (Some(flow), Some(code)) = (flow, param("code")) else {
+            return Err(client_error(
+                StatusCode::BAD_REQUEST,
+                "sign_in_expired",
+                "This sign-in could not be matched to one you started here: it expired, was already used, or came from elsewhere.",
+            )
+            .with_header(http::header::SET_COOKIE, login_cookie)
+            .with_action("Sign in again", retry));
+        };
+        let pending = PendingLogin {
+            state: flow.state.clone(),
+            nonce: flow.nonce.clone(),
+            pkce_verifier: flow.pkce_verifier.clone(),
+        };
+        let signed_in = self.oidc.finish(&code, &pending).await.map_err(|e| {
+            e.with_header(http::header::SET_COOKIE, login_cookie.clone())
+                .with_action("Try signing in again", retry.clone())
+        })?;
+        let session = self.new_session(signed_in)?;
+        let mut cookies = self.session_cookies(&parts.headers, &session)?;
+        cookies.push(login_cookie);
+        let target = self.redirects.resolve(Some(&flow.return_to));
+        tracing::info!(subject = %session.subject, "signed in");
+        redirect(target.as_str(), cookies)
+    }
+
+    fn new_session(&self, signed_in: SignedIn) -> Result<Session, Error> {
+        let subject = signed_in
+            .subject
+            .ok_or_else(|| Error::internal("ID token without sub passed verification"))?;
+        let now = now();
+        Ok(Session {
+            subject,
+            email: signed_in.email,
+            name: signed_in.name,
+            picture: signed_in.picture,
+            preferred_username: signed_in.preferred_username,
+            groups: signed_in.groups,
+            expires_at: now + self.provider.session_duration.as_secs(),
+            access_token_expires_at: signed_in.access_expires_at,
+            refresh_token: signed_in.refresh_token,
+            id_token: signed_in.id_token,
+            issued_at: now,
+        })
+    }
+
+    /// `Set-Cookie` values for `session`. When it does not fit, the ID token
+    /// (only needed as a sign-out hint) is dropped before giving up.
+    pub(super) fn session_cookies(
+        &self,
+        headers: &http::HeaderMap,
+        session: &Session,
+    ) -> Result<Vec<HeaderValue>, Error> {
+        let jar = self.jar();
+        if let Ok(cookies) = jar.write_session(headers, session, now()) {
+            return Ok(cookies);
+        }
+        let slim = Session {
+            id_token: None,
+            ..session.clone()
+        };
+        jar.write_session(headers, &slim, now()).map_err(|e| {
+            Error::internal(e).with_action("Try signing in again", self.routes.start_path())
+        })
+    }
+
+    fn retry_link(&self, flow: Option<&LoginFlow>) -> String {
+        let start = self.routes.start_path();
+        match flow {
+            Some(flow) => format!(
+                "{start}?redirectUrl={}",
+                url::form_urlencoded::byte_serialize(flow.return_to.as_bytes()).collect::<String>()
+            ),
+            None => start,
+        }
+    }
+}
+
+fn idp_refused(error: &str, description: Option<String>) -> Error {
+    // The IdP's error code is a short token; show it (escaped by the page).
+    let code: String = error
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
+    client_error(
+        StatusCode::UNAUTHORIZED,
+        "sign_in_denied",
+        format!("The identity provider did not sign you in ({code})."),
+    )
+    .with_detail(description.unwrap_or_default())
+}
+
+async fn read_form(body: Incoming) -> Result<String, Error> {
+    let bytes: Bytes = Limited::new(body, MAX_CALLBACK_BODY)
+        .collect()
+        .await
+        .map_err(|_| {
+            client_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "callback_too_large",
+                "The sign-in response is too large.",
+            )
+        })?
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Error::bad_request(
+            "callback_not_utf8",
+            "The sign-in response is not valid form data.",
+        )
+    })
+}
+
+/// First value of `name` in a query or form body.
+pub(super) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}

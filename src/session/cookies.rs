@@ -1,0 +1,188 @@
+//! Cookie names, request `Cookie` parsing and `Set-Cookie` values.
+//!
+//! Names stagepass uses, for a prefix `p` (`stagepass.cookieName`):
+//! - `p`: the session, when its sealed value fits in one cookie;
+//! - `p_0` .. `p_7`: the session split in chunks, when it does not;
+//! - `p_login`: the pending sign-ins.
+
+use std::fmt;
+
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue};
+use url::Url;
+
+/// Suffix of the login-flow cookie.
+pub(crate) const LOGIN_SUFFIX: &str = "login";
+/// Chunk indexes are parsed up to this bound (two digits), so that stale or
+/// planted chunks beyond [`super::MAX_CHUNKS`] can still be seen and deleted.
+const CHUNK_INDEX_LIMIT: usize = 100;
+const MAX_PREFIX_LEN: usize = 64;
+
+/// How stagepass names and flags its cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieSettings {
+    prefix: String,
+    secure: bool,
+}
+
+/// The cookie name prefix is not an RFC 6265 token of 1 to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidCookiePrefix;
+
+impl fmt::Display for InvalidCookiePrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cookie name must be 1 to {MAX_PREFIX_LEN} letters, digits or !#$%&'*+-.^_`|~"
+        )
+    }
+}
+
+impl std::error::Error for InvalidCookiePrefix {}
+
+impl CookieSettings {
+    /// `secure` adds the `Secure` attribute; set it when the public URL is https.
+    pub fn new(prefix: impl Into<String>, secure: bool) -> Result<Self, InvalidCookiePrefix> {
+        let prefix = prefix.into();
+        if prefix.is_empty() || prefix.len() > MAX_PREFIX_LEN || !prefix.bytes().all(is_tchar) {
+            return Err(InvalidCookiePrefix);
+        }
+        Ok(CookieSettings { prefix, secure })
+    }
+
+    /// Settings for a deployment at `public_url`: `Secure` exactly when it is https.
+    pub fn for_public_url(
+        prefix: impl Into<String>,
+        public_url: &Url,
+    ) -> Result<Self, InvalidCookiePrefix> {
+        Self::new(prefix, public_url.scheme() == "https")
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    pub(crate) fn login_name(&self) -> String {
+        format!("{}_{LOGIN_SUFFIX}", self.prefix)
+    }
+
+    pub(crate) fn chunk_name(&self, index: usize) -> String {
+        format!("{}_{index}", self.prefix)
+    }
+
+    /// A `Set-Cookie` value storing `value` for `max_age` seconds.
+    pub(crate) fn set_cookie(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let line =
+            format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+        // The prefix is a token (checked in `new`) and values are base64url, so
+        // every byte is visible ASCII and the conversion cannot fail.
+        HeaderValue::try_from(line).expect("cookie line is visible ASCII")
+    }
+
+    /// A `Set-Cookie` value that deletes the cookie `name`.
+    pub(crate) fn delete_cookie(&self, name: &str) -> HeaderValue {
+        self.set_cookie(name, "", 0)
+    }
+}
+
+/// RFC 9110 `tchar`, which is what RFC 6265 allows in a cookie name.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `name` is one of stagepass's cookies: `<prefix>` or `<prefix>_*`.
+/// The proxy strips these from the `Cookie` header it forwards upstream.
+pub fn is_stagepass_cookie(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+}
+
+/// Every `name=value` pair of every `Cookie` header, in order (HTTP/2 clients
+/// may split cookies across several headers). Pairs without `=`, with an empty
+/// name or with bytes that are not UTF-8 are skipped. Surrounding blanks and
+/// one pair of double quotes around the value are removed. Nothing is
+/// allocated, so a large header costs time proportional to its size only.
+pub fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(COOKIE)
+        .into_iter()
+        .flat_map(|value| value.as_bytes().split(|b| *b == b';'))
+        .filter_map(parse_pair)
+}
+
+fn parse_pair(pair: &[u8]) -> Option<(&str, &str)> {
+    let pair = std::str::from_utf8(pair).ok()?;
+    let (name, value) = pair.split_once('=')?;
+    let name = name.trim_matches([' ', '\t']);
+    if name.is_empty() {
+        return None;
+    }
+    let value = value.trim_matches([' ', '\t']);
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    Some((name, value))
+}
+
+/// Stagepass's cookies found in one request. When a name occurs more than
+/// once the first occurrence wins: browsers send the most specific first, and
+/// a later duplicate can only come from another path or domain.
+#[derive(Debug, Default)]
+pub(crate) struct OwnCookies<'h> {
+    /// `<prefix>`: the unchunked session.
+    pub session: Option<&'h str>,
+    /// `<prefix>_N` for N below [`CHUNK_INDEX_LIMIT`].
+    pub chunks: Vec<(usize, &'h str)>,
+    /// `<prefix>_login`.
+    pub login: Option<&'h str>,
+}
+
+impl<'h> OwnCookies<'h> {
+    /// One pass over the request's cookies.
+    pub fn scan(headers: &'h HeaderMap, prefix: &str) -> Self {
+        let mut own = OwnCookies::default();
+        for (name, value) in request_cookies(headers) {
+            let Some(rest) = name.strip_prefix(prefix) else {
+                continue;
+            };
+            if rest.is_empty() {
+                own.session.get_or_insert(value);
+                continue;
+            }
+            let Some(suffix) = rest.strip_prefix('_') else {
+                continue;
+            };
+            if suffix == LOGIN_SUFFIX {
+                own.login.get_or_insert(value);
+            } else if let Some(index) = chunk_index(suffix) {
+                if !own.has_chunk(index) {
+                    // At most CHUNK_INDEX_LIMIT entries: bounded.
+                    own.chunks.push((index, value));
+                }
+            }
+        }
+        own.chunks.sort_unstable_by_key(|(index, _)| *index);
+        own
+    }
+
+    pub fn has_chunk(&self, index: usize) -> bool {
+        self.chunks.iter().any(|(i, _)| *i == index)
+    }
+}
+
+/// `0`, `1`, .. `99`: decimal without leading zeros, so each index has one name.
+fn chunk_index(digits: &str) -> Option<usize> {
+    let canonical = match digits.as_bytes() {
+        [d] => d.is_ascii_digit(),
+        [first, second] => (b'1'..=b'9').contains(first) && second.is_ascii_digit(),
+        _ => false,
+    };
+    let index = digits.parse().ok().filter(|_| canonical)?;
+    (index < CHUNK_INDEX_LIMIT).then_some(index)
+}
