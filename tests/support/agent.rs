@@ -1,0 +1,133 @@
+//! A scripted browser for sign-in tests: an HTTP/1.1 client with a cookie
+//! jar per host that follows redirects one hop at a time, so a test can
+//! check every hop of the OIDC flow. (Real Chromium runs in one test too.)
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::Full;
+use url::Url;
+
+use super::{Reply, TestClient, client, send};
+
+pub struct Agent {
+    client: TestClient,
+    /// host (without port: browsers scope cookies to hosts) -> name -> value
+    jar: HashMap<String, BTreeMap<String, String>>,
+    /// Every URL visited, in order.
+    pub history: Vec<Url>,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Agent {
+    pub fn new() -> Self {
+        Agent { client: client(), jar: HashMap::new(), history: Vec::new() }
+    }
+
+    /// One GET as a browser navigation (no redirect following).
+    pub async fn get(&mut self, url: &Url) -> Reply {
+        let req = self.builder("GET", url).header("accept", "text/html,application/xhtml+xml").body(Full::default()).unwrap();
+        self.exchange(url, req).await
+    }
+
+    /// One request with custom headers, e.g. an API call.
+    pub async fn request(&mut self, method: &str, url: &Url, headers: &[(&str, &str)], body: Bytes) -> Reply {
+        let mut builder = self.builder(method, url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.exchange(url, builder.body(Full::new(body)).unwrap()).await
+    }
+
+    pub async fn post_form(&mut self, url: &Url, fields: &[(&str, &str)]) -> Reply {
+        let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let req = self
+            .builder("POST", url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .body(Full::from(body))
+            .unwrap();
+        self.exchange(url, req).await
+    }
+
+    /// Follows redirects from `url` until a non-redirect answer or until the
+    /// next hop would leave for a host not in `hosts`. Returns the last reply
+    /// and the URL it came from.
+    pub async fn follow(&mut self, url: &Url, hosts: &[&str]) -> (Url, Reply) {
+        let mut current = url.clone();
+        for _ in 0..20 {
+            let reply = self.get(&current).await;
+            let Some(next) = location(&current, &reply.headers) else { return (current, reply) };
+            if !hosts.contains(&next.host_str().unwrap_or_default()) {
+                return (current, reply);
+            }
+            current = next;
+        }
+        panic!("redirect loop starting at {url}: {:?}", self.history);
+    }
+
+    pub fn cookie(&self, host: &str, name: &str) -> Option<&str> {
+        self.jar.get(host)?.get(name).map(String::as_str)
+    }
+
+    pub fn cookie_names(&self, host: &str) -> Vec<String> {
+        self.jar.get(host).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn set_cookie(&mut self, host: &str, name: &str, value: &str) {
+        self.jar.entry(host.to_owned()).or_default().insert(name.to_owned(), value.to_owned());
+    }
+
+    pub fn clear_cookies(&mut self, host: &str) {
+        self.jar.remove(host);
+    }
+
+    fn builder(&self, method: &str, url: &Url) -> http::request::Builder {
+        let mut builder = Request::builder().method(method).uri(url.as_str());
+        let host = url.host_str().unwrap_or_default();
+        if let Some(cookies) = self.jar.get(host).filter(|c| !c.is_empty()) {
+            let header: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            builder = builder.header("cookie", header.join("; "));
+        }
+        builder
+    }
+
+    async fn exchange(&mut self, url: &Url, req: Request<Full<Bytes>>) -> Reply {
+        self.history.push(url.clone());
+        let reply = send(&self.client, req).await;
+        self.store_cookies(url, &reply.headers);
+        reply
+    }
+
+    fn store_cookies(&mut self, url: &Url, headers: &HeaderMap) {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        for value in headers.get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let deleted = text.to_ascii_lowercase().contains("max-age=0") || text.contains("1970");
+            let cookies = self.jar.entry(host.clone()).or_default();
+            if deleted {
+                cookies.remove(name.trim());
+            } else {
+                cookies.insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+    }
+}
+
+/// The absolute redirect target of a 3xx reply.
+pub fn location(from: &Url, headers: &HeaderMap) -> Option<Url> {
+    let value = headers.get("location")?.to_str().ok()?;
+    from.join(value).ok()
+}
+
+pub fn is_redirect(status: StatusCode) -> bool {
+    status.is_redirection()
+}
