@@ -18,7 +18,6 @@ pub struct Discovered {
     /// Bumped on every JWKS replacement, so coalesced callers can tell that
     /// someone else already refreshed.
     pub generation: u64,
-    fetched_at: Instant,
 }
 
 enum Status {
@@ -34,7 +33,9 @@ pub struct Discovery {
     metadata_url: Url,
     api: ApiClient,
     status: RwLock<Status>,
-    refresh_lock: tokio::sync::Mutex<()>,
+    /// Held while re-fetching keys; remembers when an unknown `kid` last
+    /// forced a fetch.
+    refresh_lock: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl Discovery {
@@ -43,7 +44,7 @@ impl Discovery {
             metadata_url,
             api,
             status: RwLock::new(Status::Pending("IdP metadata not fetched yet".into())),
-            refresh_lock: tokio::sync::Mutex::new(()),
+            refresh_lock: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -76,14 +77,16 @@ impl Discovery {
     }
 
     /// Re-fetches the JWKS after an unknown `kid`, unless another caller
-    /// already did so since `seen_generation`, or the last fetch is too recent.
+    /// already did so since `seen_generation`, or an unknown `kid` forced a
+    /// fetch less than [`JWKS_MIN_INTERVAL`] ago.
     pub async fn refresh_keys(&self, seen_generation: u64) -> Result<(), String> {
-        let _one_at_a_time = self.refresh_lock.lock().await;
+        let mut last_forced = self.refresh_lock.lock().await;
         let current = self.current()?;
-        if current.generation != seen_generation || current.fetched_at.elapsed() < JWKS_MIN_INTERVAL
-        {
+        let too_soon = last_forced.is_some_and(|at| at.elapsed() < JWKS_MIN_INTERVAL);
+        if current.generation != seen_generation || too_soon {
             return Ok(());
         }
+        *last_forced = Some(Instant::now());
         let jwks = self.fetch_jwks(current.metadata.jwks_uri()).await?;
         tracing::info!(keys = jwks.keys().len(), "IdP signing keys re-fetched");
         let mut metadata = current.metadata.clone();
@@ -92,7 +95,6 @@ impl Discovery {
             metadata,
             jwks,
             generation: current.generation + 1,
-            fetched_at: Instant::now(),
         })));
         Ok(())
     }
@@ -113,7 +115,6 @@ impl Discovery {
             metadata: metadata.set_jwks(jwks.clone()),
             jwks,
             generation: 0,
-            fetched_at: Instant::now(),
         })
     }
 

@@ -301,12 +301,19 @@ impl OidcProvider {
         .with_detail(reason)
     }
 
-    fn token_error<E: openidconnect::ErrorResponse + 'static>(
+    fn token_error(
         &self,
-        err: &openidconnect::RequestTokenError<crate::http_client::ApiError, E>,
+        err: &openidconnect::RequestTokenError<
+            crate::http_client::ApiError,
+            openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+        >,
     ) -> Error {
         use openidconnect::RequestTokenError as R;
         match err {
+            // RFC 6749 5.2 / OIDC: the IdP itself is in trouble, not the grant.
+            R::ServerResponse(resp) if is_outage(resp.error()) => {
+                self.unavailable(error_chain(err))
+            }
             R::ServerResponse(_) => {
                 self.metrics.record_idp_error("token_refused");
                 Error::new(
@@ -324,6 +331,10 @@ impl OidcProvider {
             }
         }
     }
+}
+
+fn is_outage(code: &openidconnect::core::CoreErrorResponseType) -> bool {
+    matches!(code.as_ref(), "temporarily_unavailable" | "server_error")
 }
 
 fn parse_alg(name: &str) -> Option<CoreJwsSigningAlgorithm> {

@@ -27,26 +27,43 @@ impl Default for Agent {
 
 impl Agent {
     pub fn new() -> Self {
-        Agent { client: client(), jar: HashMap::new(), history: Vec::new() }
+        Agent {
+            client: client(),
+            jar: HashMap::new(),
+            history: Vec::new(),
+        }
     }
 
     /// One GET as a browser navigation (no redirect following).
     pub async fn get(&mut self, url: &Url) -> Reply {
-        let req = self.builder("GET", url).header("accept", "text/html,application/xhtml+xml").body(Full::default()).unwrap();
+        let req = self
+            .builder("GET", url)
+            .header("accept", "text/html,application/xhtml+xml")
+            .body(Full::default())
+            .unwrap();
         self.exchange(url, req).await
     }
 
     /// One request with custom headers, e.g. an API call.
-    pub async fn request(&mut self, method: &str, url: &Url, headers: &[(&str, &str)], body: Bytes) -> Reply {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Reply {
         let mut builder = self.builder(method, url);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        self.exchange(url, builder.body(Full::new(body)).unwrap()).await
+        self.exchange(url, builder.body(Full::new(body)).unwrap())
+            .await
     }
 
     pub async fn post_form(&mut self, url: &Url, fields: &[(&str, &str)]) -> Reply {
-        let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
         let req = self
             .builder("POST", url)
             .header("content-type", "application/x-www-form-urlencoded")
@@ -63,7 +80,9 @@ impl Agent {
         let mut current = url.clone();
         for _ in 0..20 {
             let reply = self.get(&current).await;
-            let Some(next) = location(&current, &reply.headers) else { return (current, reply) };
+            let Some(next) = location(&current, &reply.headers) else {
+                return (current, reply);
+            };
             if !hosts.contains(&next.host_str().unwrap_or_default()) {
                 return (current, reply);
             }
@@ -77,11 +96,17 @@ impl Agent {
     }
 
     pub fn cookie_names(&self, host: &str) -> Vec<String> {
-        self.jar.get(host).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+        self.jar
+            .get(host)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn set_cookie(&mut self, host: &str, name: &str, value: &str) {
-        self.jar.entry(host.to_owned()).or_default().insert(name.to_owned(), value.to_owned());
+        self.jar
+            .entry(host.to_owned())
+            .or_default()
+            .insert(name.to_owned(), value.to_owned());
     }
 
     pub fn clear_cookies(&mut self, host: &str) {

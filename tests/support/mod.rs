@@ -2,7 +2,10 @@
 //! `127.0.0.1:0`, and a plain HTTP client.
 #![allow(dead_code)]
 
+pub mod agent;
+pub mod op;
 pub mod upstream;
+pub mod world;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -77,6 +80,12 @@ pub struct Stagepass {
 
 pub async fn start(config: Config) -> Stagepass {
     let public = TcpListener::bind(config.stagepass.listen).await.unwrap();
+    start_on(public, config).await
+}
+
+/// Starts stagepass on an already bound public listener, for tests whose
+/// config (the public URL) must name the port before stagepass starts.
+pub async fn start_on(public: TcpListener, config: Config) -> Stagepass {
     let admin = TcpListener::bind(config.stagepass.admin.listen)
         .await
         .unwrap();

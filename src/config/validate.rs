@@ -1,0 +1,350 @@
+//! The merged tree to a typed [`Config`], collecting every problem.
+//!
+//! Only our own `stagepass:` section rejects unknown keys: every other key
+//! may belong to Backstage, which reads the same files.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+
+use super::ConfigProblem;
+use super::field::{Field, Problems};
+use super::parse;
+use super::types::*;
+
+const STAGEPASS_KEYS: &[&str] = &[
+    "listen",
+    "publicUrl",
+    "upstream",
+    "provider",
+    "admin",
+    "tls",
+    "trustedProxies",
+    "allowedRedirectOrigins",
+    "timeouts",
+    "shutdownGracePeriod",
+    "maxRequestHeaderBytes",
+    "cookieName",
+];
+const ADMIN_KEYS: &[&str] = &["listen"];
+const TLS_KEYS: &[&str] = &["certFile", "keyFile"];
+const TIMEOUT_KEYS: &[&str] = &["connect", "responseHeaders", "idle"];
+
+const DEFAULT_LISTEN: &str = "0.0.0.0:7000";
+const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+const DEFAULT_HEADER_BYTES: usize = 16 * 1024;
+const DEFAULT_COOKIE_NAME: &str = "stagepass";
+const DEFAULT_ENVIRONMENT: &str = "development";
+const DEFAULT_SESSION_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+const DEFAULT_IDP_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_ALGORITHM: &str = "RS256";
+/// Always requested: stagepass needs the subject, name and email.
+const BASE_SCOPES: &[&str] = &["openid", "profile", "email"];
+
+pub(super) fn validate(tree: &Value) -> Result<Config, Vec<ConfigProblem>> {
+    let mut problems = Problems::default();
+    let section = Field::root(tree, "stagepass");
+    let stagepass = stagepass(&section, &mut problems);
+    // The auth section needs these even when other stagepass keys are bad,
+    // so they are read again here (their problems are already recorded).
+    let mut again = Problems::default();
+    let public_url = section
+        .child("publicUrl")
+        .required(&mut again, parse::public_url);
+    let provider = section.child("provider").required(&mut again, parse::name);
+    let selected = Selected {
+        public_url: public_url.as_ref(),
+        provider: provider.as_deref(),
+    };
+    let auth = auth(&Field::root(tree, "auth"), &selected, &mut problems);
+    match (stagepass, auth) {
+        (Some(stagepass), Some(auth)) if problems.is_empty() => Ok(Config { stagepass, auth }),
+        _ if problems.is_empty() => Err(vec![ConfigProblem::new(
+            "config",
+            "internal error: rejected without a reason",
+        )]),
+        _ => Err(problems.into_vec()),
+    }
+}
+
+fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig> {
+    section.map(problems);
+    section.reject_unknown_keys(problems, STAGEPASS_KEYS);
+    let child = |key| section.child(key);
+    let listen =
+        child("listen").optional(problems, default_addr(DEFAULT_LISTEN), parse::socket_addr);
+    let public_url = child("publicUrl").required(problems, parse::public_url);
+    let upstream = child("upstream").required(problems, parse::upstream_url);
+    let provider = child("provider").required(problems, parse::name);
+    let admin = admin(&child("admin"), problems);
+    let tls = tls(&child("tls"), problems);
+    let trusted_proxies = child("trustedProxies").list(problems, parse::ip_net);
+    let allowed_redirect_origins =
+        child("allowedRedirectOrigins").list(problems, parse::redirect_origin);
+    let timeouts = timeouts(&child("timeouts"), problems);
+    let shutdown_grace_period =
+        child("shutdownGracePeriod").optional(problems, DEFAULT_SHUTDOWN_GRACE, parse::duration);
+    let max_request_header_bytes = child("maxRequestHeaderBytes").optional(
+        problems,
+        DEFAULT_HEADER_BYTES,
+        parse::header_bytes,
+    );
+    let cookie_name = child("cookieName").optional(
+        problems,
+        DEFAULT_COOKIE_NAME.to_string(),
+        parse::cookie_name,
+    );
+    Some(StagepassConfig {
+        listen,
+        public_url: public_url?,
+        upstream: upstream?,
+        provider: provider?,
+        admin,
+        tls: tls?,
+        trusted_proxies,
+        allowed_redirect_origins,
+        timeouts,
+        shutdown_grace_period,
+        max_request_header_bytes,
+        cookie_name,
+    })
+}
+
+fn default_addr(text: &str) -> SocketAddr {
+    text.parse().expect("default addresses are valid")
+}
+
+fn admin(section: &Field, problems: &mut Problems) -> AdminConfig {
+    section.map(problems);
+    section.reject_unknown_keys(problems, ADMIN_KEYS);
+    let default = default_addr(DEFAULT_ADMIN_LISTEN);
+    AdminConfig {
+        listen: section
+            .child("listen")
+            .optional(problems, default, parse::socket_addr),
+    }
+}
+
+/// `Some(None)` when TLS is off; `None` when its configuration is invalid.
+fn tls(section: &Field, problems: &mut Problems) -> Option<Option<TlsConfig>> {
+    if !section.is_set() {
+        return Some(None);
+    }
+    section.map(problems)?;
+    section.reject_unknown_keys(problems, TLS_KEYS);
+    // Relative paths were resolved against the naming file while loading.
+    let cert_file = section.child("certFile").required(problems, existing_file);
+    let key_file = section.child("keyFile").required(problems, existing_file);
+    Some(Some(TlsConfig {
+        cert_file: cert_file?,
+        key_file: key_file?,
+    }))
+}
+
+fn existing_file(field: &Field) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(field.text()?);
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => Ok(path),
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+    }
+}
+
+fn timeouts(section: &Field, problems: &mut Problems) -> Timeouts {
+    section.map(problems);
+    section.reject_unknown_keys(problems, TIMEOUT_KEYS);
+    let default = Timeouts::default();
+    let timeout = |key, default, problems: &mut Problems| {
+        section
+            .child(key)
+            .optional(problems, default, parse::positive_duration)
+    };
+    Timeouts {
+        connect: timeout("connect", default.connect, problems),
+        response_headers: timeout("responseHeaders", default.response_headers, problems),
+        idle: timeout("idle", default.idle, problems),
+    }
+}
+
+/// What the auth section needs from the stagepass section.
+struct Selected<'a> {
+    public_url: Option<&'a Url>,
+    provider: Option<&'a str>,
+}
+
+fn auth(section: &Field, selected: &Selected, problems: &mut Problems) -> Option<AuthConfig> {
+    section.map(problems);
+    let environment = section.child("environment").optional(
+        problems,
+        DEFAULT_ENVIRONMENT.to_string(),
+        parse::name,
+    );
+    let session = section.child("session");
+    session.map(problems);
+    let session_secrets = session_secrets(&session.child("secret"), problems);
+    let providers = providers(
+        &section.child("providers"),
+        &environment,
+        selected,
+        problems,
+    );
+    Some(AuthConfig {
+        environment,
+        session_secrets: session_secrets?,
+        providers,
+    })
+}
+
+/// One secret or a list; the first seals new sessions, all open old ones.
+fn session_secrets(field: &Field, problems: &mut Problems) -> Option<Vec<Secret>> {
+    if !field.is_set() {
+        problems.add(&field.path, "missing");
+        return None;
+    }
+    if matches!(field.value, Some(Value::Array(items)) if items.is_empty()) {
+        problems.add(&field.path, "must list at least one secret");
+        return None;
+    }
+    let before = problems.len();
+    let secrets = field.list(problems, parse::session_secret);
+    (problems.len() == before).then_some(secrets)
+}
+
+/// Every provider with an entry for `environment`. Only the selected one
+/// must be valid: the others may be Backstage providers (github, ...) with
+/// other keys, and are kept only if they happen to parse as OIDC.
+fn providers(
+    section: &Field,
+    environment: &str,
+    selected: &Selected,
+    problems: &mut Problems,
+) -> BTreeMap<String, ProviderConfig> {
+    let ids: Vec<String> = section
+        .map(problems)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut providers = BTreeMap::new();
+    for id in &ids {
+        let entry = section.child(id).child(environment);
+        if !entry.is_set() {
+            continue;
+        }
+        let provider = if selected.provider == Some(id.as_str()) {
+            provider(&entry, id, selected.public_url, problems)
+        } else {
+            let mut ignored = Problems::default();
+            provider(&entry, id, selected.public_url, &mut ignored).filter(|_| ignored.is_empty())
+        };
+        if let Some(provider) = provider {
+            providers.insert(id.clone(), provider);
+        }
+    }
+    if let Some(id) = selected.provider {
+        check_selected(section, id, environment, problems);
+    }
+    providers
+}
+
+fn check_selected(section: &Field, id: &str, environment: &str, problems: &mut Problems) {
+    let path = "stagepass.provider";
+    let provider = section.child(id);
+    if !provider.is_set() {
+        problems.add(path, format!("no provider \"{id}\" under {}", section.path));
+    } else if !provider.child(environment).is_set() {
+        problems.add(
+            path,
+            format!(
+                "{} has no entry for environment \"{environment}\"",
+                provider.path
+            ),
+        );
+    }
+}
+
+fn provider(
+    entry: &Field,
+    id: &str,
+    public_url: Option<&Url>,
+    problems: &mut Problems,
+) -> Option<ProviderConfig> {
+    entry.map(problems)?;
+    let child = |key| entry.child(key);
+    let metadata_url = child("metadataUrl").required(problems, parse::metadata_url);
+    let client_id = child("clientId").required(problems, parse::name);
+    let client_secret = child("clientSecret").required(problems, parse::secret);
+    let callback_url = callback_url(&child("callbackUrl"), id, public_url, problems);
+    let token_endpoint_auth_method = child("tokenEndpointAuthMethod").optional(
+        problems,
+        TokenEndpointAuthMethod::ClientSecretBasic,
+        parse::auth_method,
+    );
+    let token_signed_response_alg = algorithms(&child("tokenSignedResponseAlg"), problems);
+    let scopes = scopes(entry, problems);
+    let prompt = child("prompt").optional(problems, None, parse::prompt);
+    let session_duration = child("sessionDuration").optional(
+        problems,
+        DEFAULT_SESSION_DURATION,
+        parse::positive_duration,
+    );
+    let timeout =
+        child("timeout").optional(problems, DEFAULT_IDP_TIMEOUT, parse::positive_duration);
+    Some(ProviderConfig {
+        metadata_url: metadata_url?,
+        client_id: client_id?,
+        client_secret: client_secret?,
+        callback_url: callback_url?,
+        token_endpoint_auth_method,
+        token_signed_response_alg,
+        scopes,
+        prompt,
+        session_duration,
+        timeout,
+    })
+}
+
+/// `callbackUrl`, by default where Backstage's own handler would be. With
+/// no valid `publicUrl` there is no default, and that problem is reported.
+fn callback_url(
+    field: &Field,
+    id: &str,
+    public_url: Option<&Url>,
+    problems: &mut Problems,
+) -> Option<Url> {
+    if field.is_set() {
+        return field.required(problems, parse::callback_url);
+    }
+    public_url?
+        .join(&format!("api/auth/{id}/handler/frame"))
+        .ok()
+}
+
+fn algorithms(field: &Field, problems: &mut Problems) -> Vec<String> {
+    if matches!(field.value, Some(Value::Array(items)) if items.is_empty()) {
+        problems.add(&field.path, "must list at least one algorithm");
+    }
+    let algorithms = field.list(problems, parse::algorithm);
+    if field.is_set() {
+        algorithms
+    } else {
+        vec![DEFAULT_ALGORITHM.to_string()]
+    }
+}
+
+/// The base scopes, then `scope`, then `additionalScopes`, without repeats.
+fn scopes(entry: &Field, problems: &mut Problems) -> Vec<String> {
+    let mut scopes: Vec<String> = BASE_SCOPES.iter().map(|s| s.to_string()).collect();
+    let configured = entry.child("scope").list(problems, parse::scopes);
+    let additional = entry
+        .child("additionalScopes")
+        .list(problems, parse::scopes);
+    for scope in configured.into_iter().chain(additional).flatten() {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes
+}

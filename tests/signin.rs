@@ -1,0 +1,311 @@
+//! Sign-in against a real OpenID Provider: the full flow, return to the
+//! original URL, session reuse, refresh, sign-out and secret rotation.
+
+mod support;
+
+use bytes::Bytes;
+use support::agent::{Agent, location};
+use support::world::{SP_HOST, WorldOptions, world, world_with};
+use support::*;
+
+#[tokio::test]
+async fn browser_signs_in_and_returns_to_the_page_it_asked_for() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let callback = w
+        .sign_in(&mut agent, "/catalog/default?tab=overview", "alice")
+        .await;
+    assert_eq!(callback.status, 302);
+    let back = location(&w.url("/"), &callback.headers).unwrap();
+    assert_eq!(back, w.url("/catalog/default?tab=overview"));
+    assert!(
+        agent.cookie(SP_HOST, "stagepass").is_some(),
+        "session cookie set: {:?}",
+        agent.cookie_names(SP_HOST)
+    );
+    assert!(
+        agent.cookie(SP_HOST, "stagepass_login").is_none(),
+        "login state is consumed"
+    );
+    let cookie = callback
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .find(|c| c.to_str().unwrap().starts_with("stagepass="))
+        .unwrap();
+    let cookie = cookie.to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "publicUrl is http");
+
+    let page = agent.get(&back).await;
+    assert_eq!(page.status, 200);
+    let seen = w.up.controls.last();
+    assert_eq!(seen.uri, "/catalog/default?tab=overview");
+    assert_eq!(seen.header("x-forwarded-user"), Some("alice"));
+    assert_eq!(seen.header("x-forwarded-email"), Some("alice@example.com"));
+    assert!(
+        seen.header("cookie")
+            .is_none_or(|c| !c.contains("stagepass")),
+        "session cookie never reaches the app"
+    );
+}
+
+#[tokio::test]
+async fn session_is_reused_without_asking_the_idp() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let before = w.op.stats().await;
+    for _ in 0..5 {
+        let reply = agent
+            .request(
+                "GET",
+                &w.url("/api/x"),
+                &[("accept", "application/json")],
+                Bytes::new(),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+    assert_eq!(
+        w.op.stats().await,
+        before,
+        "no IdP calls for a live session"
+    );
+    assert_eq!(w.up.controls.count(), 5);
+}
+
+#[tokio::test]
+async fn start_endpoint_returns_only_to_allowed_places() {
+    let w = world(WorldOptions::default()).await;
+    for (asked, expected) in [
+        ("/docs?x=1", "/docs?x=1"),
+        ("//evil.com/x", "/"),
+        ("https://evil.com/", "/"),
+        ("/\\evil.com", "/"),
+    ] {
+        let mut agent = Agent::new();
+        let start = w.url(&format!(
+            "/api/auth/test/start?redirectUrl={}",
+            urlencode(asked)
+        ));
+        let first = agent.get(&start).await;
+        assert_eq!(first.status, 302);
+        let authorize = location(&start, &first.headers).unwrap();
+        let callback = w.log_in_at_idp(&mut agent, &authorize, "alice").await;
+        let done = agent.get(&callback).await;
+        assert_eq!(
+            location(&w.url("/"), &done.headers).unwrap(),
+            w.url(expected),
+            "{asked}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_renews_tokens_once_for_concurrent_requests() {
+    // Access tokens that are already within the refresh margin.
+    let w = world(WorldOptions {
+        access_token_ttl: 30,
+        ..Default::default()
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let cookie = format!("stagepass={}", agent.cookie(SP_HOST, "stagepass").unwrap());
+    let before = w.op.stats().await["token"].as_u64().unwrap();
+    let calls = (0..8).map(|_| {
+        let url = w.url("/api/x").to_string();
+        let cookie = cookie.clone();
+        tokio::spawn(async move {
+            let req = anonymous("GET", &url)
+                .header("cookie", cookie)
+                .header("accept", "application/json")
+                .body(Default::default())
+                .unwrap();
+            send(&client(), req).await
+        })
+    });
+    let replies: Vec<Reply> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for reply in &replies {
+        assert_eq!(reply.status, 200);
+        assert!(
+            reply
+                .headers
+                .get_all("set-cookie")
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("stagepass=")),
+            "renewed session is sent back"
+        );
+    }
+    let after = w.op.stats().await["token"].as_u64().unwrap();
+    assert_eq!(after - before, 1, "eight concurrent requests, one refresh");
+}
+
+#[tokio::test]
+async fn failed_refresh_ends_the_session() {
+    let w = world(WorldOptions {
+        access_token_ttl: 30,
+        ..Default::default()
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    w.op.set_down(true).await;
+    let reply = agent
+        .request(
+            "GET",
+            &w.url("/api/x"),
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+    assert!(
+        agent.cookie(SP_HOST, "stagepass").is_none(),
+        "session cookie deleted"
+    );
+    assert_eq!(w.up.controls.count(), 0);
+}
+
+#[tokio::test]
+async fn api_sign_out_clears_every_cookie() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let logout = w.url("/api/auth/test/logout");
+    let refused = agent.request("POST", &logout, &[], Bytes::new()).await;
+    assert_eq!(refused.status, 403, "X-Requested-With is required");
+    assert!(agent.cookie(SP_HOST, "stagepass").is_some());
+    let done = agent
+        .request(
+            "POST",
+            &logout,
+            &[("x-requested-with", "XMLHttpRequest")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(done.status, 200);
+    assert!(
+        agent.cookie_names(SP_HOST).is_empty(),
+        "{:?}",
+        agent.cookie_names(SP_HOST)
+    );
+    let after = agent
+        .request(
+            "GET",
+            &w.url("/api/x"),
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(after.status, 401);
+}
+
+#[tokio::test]
+async fn browser_sign_out_ends_the_idp_session_too() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let reply = agent.get(&w.url("/api/auth/test/logout")).await;
+    assert_eq!(reply.status, 302);
+    let end_session = location(&w.url("/"), &reply.headers).unwrap();
+    assert_eq!(end_session.host_str(), Some("127.0.0.2"));
+    let query: std::collections::HashMap<_, _> = end_session.query_pairs().into_owned().collect();
+    assert!(query.contains_key("id_token_hint"));
+    assert_eq!(query["post_logout_redirect_uri"], w.url("/").as_str());
+    assert!(agent.cookie_names(SP_HOST).is_empty());
+}
+
+#[tokio::test]
+async fn refresh_endpoint_answers_401_without_session_and_profile_with_one() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let refresh = w.url("/api/auth/test/refresh");
+    let anonymous = agent
+        .request(
+            "GET",
+            &refresh,
+            &[("x-requested-with", "XMLHttpRequest")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(anonymous.status, 401);
+    w.sign_in(&mut agent, "/", "alice").await;
+    let reply = agent
+        .request(
+            "GET",
+            &refresh,
+            &[("x-requested-with", "XMLHttpRequest")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["profile"]["email"], "alice@example.com");
+}
+
+#[tokio::test]
+async fn rotating_the_session_secret_logs_nobody_out() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let old_cookie = agent.cookie(SP_HOST, "stagepass").unwrap().to_owned();
+    // A second replica with the rotated secret list: new first, old second.
+    let rotated = world_with(WorldOptions::default(), |cfg| {
+        cfg.auth.session_secrets = vec![
+            stagepass::config::Secret::new("a-brand-new-session-secret-of-32-chars-or-more"),
+            stagepass::config::Secret::new(SESSION_SECRET),
+        ];
+    })
+    .await;
+    let req = anonymous("GET", rotated.url("/api/x").as_str())
+        .header("cookie", format!("stagepass={old_cookie}"))
+        .header("accept", "application/json")
+        .body(Default::default())
+        .unwrap();
+    assert_eq!(
+        send(&client(), req).await.status,
+        200,
+        "old secret still opens"
+    );
+    // A replica that dropped the old secret no longer accepts the cookie.
+    let dropped = world_with(WorldOptions::default(), |cfg| {
+        cfg.auth.session_secrets = vec![stagepass::config::Secret::new(
+            "a-brand-new-session-secret-of-32-chars-or-more",
+        )];
+    })
+    .await;
+    let req = anonymous("GET", dropped.url("/api/x").as_str())
+        .header("cookie", format!("stagepass={old_cookie}"))
+        .header("accept", "application/json")
+        .body(Default::default())
+        .unwrap();
+    assert_eq!(send(&client(), req).await.status, 401);
+}
+
+#[tokio::test]
+async fn es256_ps256_and_client_secret_post_work() {
+    for (alg, post) in [("ES256", false), ("PS256", true)] {
+        let w = world(WorldOptions {
+            alg,
+            client_secret_post: post,
+            ..Default::default()
+        })
+        .await;
+        let mut agent = Agent::new();
+        let done = w.sign_in(&mut agent, "/", "bob").await;
+        assert_eq!(done.status, 302, "{alg}: {}", done.text());
+        assert!(agent.cookie(SP_HOST, "stagepass").is_some(), "{alg}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -1,0 +1,216 @@
+//! Sign-in fails closed: every broken or forged ID token, callback or
+//! cookie ends in a clear error and no session, never in a session.
+
+mod support;
+
+use bytes::Bytes;
+use support::agent::{Agent, location};
+use support::world::{SP_HOST, World, WorldOptions, world};
+use support::*;
+
+/// Runs a sign-in whose ID token the OP breaks in `mode`; returns the
+/// callback reply.
+async fn sign_in_with_broken_token(w: &World, mode: &str) -> Reply {
+    w.op.misbehave(mode).await;
+    let mut agent = Agent::new();
+    let reply = w.sign_in(&mut agent, "/", "alice").await;
+    assert!(
+        agent.cookie(SP_HOST, "stagepass").is_none(),
+        "{mode}: no session may be created"
+    );
+    reply
+}
+
+#[tokio::test]
+async fn broken_id_tokens_are_rejected() {
+    let w = world(WorldOptions::default()).await;
+    for mode in [
+        "bad-signature",
+        "alg-none",
+        "hs256-with-public-key",
+        "foreign-key",
+        "wrong-iss",
+        "wrong-aud",
+        "multi-aud-no-azp",
+        "expired",
+        "wrong-nonce",
+        "bad-at-hash",
+    ] {
+        let reply = sign_in_with_broken_token(&w, mode).await;
+        assert_eq!(reply.status, 401, "{mode}: {}", reply.text());
+        assert!(
+            reply.text().contains("could not be verified"),
+            "{mode}: {}",
+            reply.text()
+        );
+        assert!(
+            reply.text().contains("/api/auth/test/start"),
+            "{mode}: a retry link is offered"
+        );
+    }
+    assert_eq!(w.up.controls.count(), 0, "nothing reached the app");
+    w.op.misbehave("none").await;
+    let mut agent = Agent::new();
+    assert_eq!(
+        w.sign_in(&mut agent, "/", "alice").await.status,
+        302,
+        "a good token still works"
+    );
+}
+
+#[tokio::test]
+async fn rotated_idp_keys_are_fetched_once() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    assert_eq!(w.sign_in(&mut agent, "/", "alice").await.status, 302);
+    let before = w.op.stats().await["jwks"].as_u64().unwrap();
+    w.op.rotate_keys().await;
+    let mut agent = Agent::new();
+    let reply = w.sign_in(&mut agent, "/", "alice").await;
+    assert_eq!(reply.status, 302, "{}", reply.text());
+    assert_eq!(
+        w.op.stats().await["jwks"].as_u64().unwrap() - before,
+        1,
+        "one JWKS fetch after the unknown kid"
+    );
+}
+
+#[tokio::test]
+async fn callback_with_foreign_state_fails_closed() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let first = agent.get(&w.url("/")).await;
+    let authorize = location(&w.url("/"), &first.headers).unwrap();
+    let callback = w.log_in_at_idp(&mut agent, &authorize, "alice").await;
+    let mut forged = callback.clone();
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    forged
+        .query_pairs_mut()
+        .clear()
+        .append_pair("code", &code)
+        .append_pair("state", "forged-state");
+    let reply = agent.get(&forged).await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(agent.cookie(SP_HOST, "stagepass").is_none());
+}
+
+#[tokio::test]
+async fn replayed_callback_fails_closed() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let first = agent.get(&w.url("/")).await;
+    let authorize = location(&w.url("/"), &first.headers).unwrap();
+    let callback = w.log_in_at_idp(&mut agent, &authorize, "alice").await;
+    let login_cookie = agent.cookie(SP_HOST, "stagepass_login").unwrap().to_owned();
+    assert_eq!(agent.get(&callback).await.status, 302);
+    // Replay with the same login cookie an attacker might have captured.
+    let mut attacker = Agent::new();
+    attacker.set_cookie(SP_HOST, "stagepass_login", &login_cookie);
+    let replay = attacker.get(&callback).await;
+    assert!(
+        replay.status == 400 || replay.status == 401,
+        "{} {}",
+        replay.status,
+        replay.text()
+    );
+    assert!(attacker.cookie(SP_HOST, "stagepass").is_none());
+    // The browser that signed in cannot reuse it either: its flow is consumed.
+    agent.clear_cookies(SP_HOST);
+    assert_eq!(agent.get(&callback).await.status, 400);
+}
+
+#[tokio::test]
+async fn idp_error_gives_a_page_with_a_retry_link() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let first = agent.get(&w.url("/wiki")).await;
+    let authorize = location(&w.url("/"), &first.headers).unwrap();
+    let (form_url, _) = agent.follow(&authorize, &["127.0.0.2"]).await;
+    let abort = form_url
+        .join(&format!("{}/abort", form_url.path()))
+        .unwrap();
+    let (last, reply) = agent.follow(&abort, &["127.0.0.2"]).await;
+    let callback = location(&last, &reply.headers).unwrap();
+    assert!(callback.query().unwrap().contains("error=access_denied"));
+    let page = agent.get(&callback).await;
+    assert_eq!(page.status, 401);
+    let text = page.text();
+    assert!(
+        text.contains("access_denied") && text.contains("Try signing in again"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redirectUrl="),
+        "retry returns to the page asked for: {text}"
+    );
+}
+
+#[tokio::test]
+async fn several_tabs_can_sign_in_at_once() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let mut callbacks = Vec::new();
+    for page in ["/one", "/two", "/three"] {
+        let first = agent.get(&w.url(page)).await;
+        let authorize = location(&w.url("/"), &first.headers).unwrap();
+        callbacks.push((page, w.log_in_at_idp(&mut agent, &authorize, "alice").await));
+    }
+    assert_eq!(
+        agent.cookie_names(SP_HOST),
+        ["stagepass_login"],
+        "one login cookie, however many tabs"
+    );
+    for (page, callback) in callbacks.into_iter().rev() {
+        let done = agent.get(&callback).await;
+        assert_eq!(done.status, 302, "{page}: {}", done.text());
+        assert_eq!(location(&w.url("/"), &done.headers).unwrap(), w.url(page));
+    }
+}
+
+#[tokio::test]
+async fn oversized_chunked_cookie_is_no_session() {
+    let w = world(WorldOptions::default()).await;
+    let chunks: Vec<String> = (0..12)
+        .map(|i| format!("stagepass_{i}={}", "A".repeat(1000)))
+        .collect();
+    let req = anonymous("GET", w.url("/api/x").as_str())
+        .header("cookie", chunks.join("; "))
+        .header("accept", "application/json")
+        .body(Default::default())
+        .unwrap();
+    let reply = send(&client(), req).await;
+    assert_eq!(reply.status, 401);
+    let mut agent = Agent::new();
+    let browser = agent
+        .request(
+            "GET",
+            &w.url("/page"),
+            &[("accept", "text/html"), ("cookie", &chunks.join("; "))],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(browser.status, 302, "a browser is sent to sign in");
+}
+
+#[tokio::test]
+async fn idp_outage_gives_503_not_a_redirect_loop() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let first = agent.get(&w.url("/")).await;
+    let authorize = location(&w.url("/"), &first.headers).unwrap();
+    let callback = w.log_in_at_idp(&mut agent, &authorize, "alice").await;
+    w.op.set_down(true).await;
+    let reply = agent.get(&callback).await;
+    assert!(
+        reply.status == 503 || reply.status == 502,
+        "{} {}",
+        reply.status,
+        reply.text()
+    );
+    assert!(agent.cookie(SP_HOST, "stagepass").is_none());
+}

@@ -1,0 +1,132 @@
+//! The real OpenID Provider (npm `oidc-provider`, pinned in
+//! tests/support/op/package.json), started per test on 127.0.0.2 so its
+//! cookies never mix with stagepass's on 127.0.0.1.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use http_body_util::Full;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use url::Url;
+
+use super::{client, send};
+
+pub const CLIENT_ID: &str = "stagepass-tests";
+pub const CLIENT_SECRET: &str = "stagepass-tests-client-secret";
+
+pub struct OpOptions {
+    pub redirect_uri: Url,
+    pub post_logout_redirect_uri: Url,
+    pub alg: &'static str,
+    pub access_token_ttl: u64,
+    pub token_endpoint_auth_method: &'static str,
+}
+
+pub struct Op {
+    pub issuer: Url,
+    _child: Child,
+}
+
+/// Fails (never skips) when the fixture is not installed: CI installs it with
+/// `.ci/install-prerequisites`, developers run the same script.
+pub fn require_installed(dir: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join(dir).join("node_modules").is_dir(),
+        "{dir}/node_modules is missing: run .ci/install-prerequisites first"
+    );
+}
+
+pub async fn start(options: &OpOptions) -> Op {
+    require_installed("tests/support/op");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("node")
+        .arg(root.join("tests/support/op/server.mjs"))
+        .args(["--host", "127.0.0.2", "--port", "0"])
+        .args(["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
+        .args(["--redirect-uri", options.redirect_uri.as_str()])
+        .args([
+            "--post-logout-redirect-uri",
+            options.post_logout_redirect_uri.as_str(),
+        ])
+        .args(["--alg", options.alg])
+        .args(["--access-token-ttl", &options.access_token_ttl.to_string()])
+        .args([
+            "--token-endpoint-auth-method",
+            options.token_endpoint_auth_method,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(ready) = line.strip_prefix("READY ") {
+            let ready: Value = serde_json::from_str(ready).unwrap();
+            let issuer = ready["issuer"].as_str().unwrap().parse().unwrap();
+            // Keep draining stdout so the OP never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Op {
+                issuer,
+                _child: child,
+            };
+        }
+    }
+    panic!("the OpenID Provider exited before it was ready");
+}
+
+impl Op {
+    pub fn metadata_url(&self) -> Url {
+        self.issuer
+            .join(".well-known/openid-configuration")
+            .unwrap()
+    }
+
+    fn control_url(&self, path: &str) -> String {
+        let mut url = self.issuer.clone();
+        url.set_path(path);
+        url.to_string()
+    }
+
+    async fn control(&self, path: &str, body: Value) -> super::Reply {
+        let req = http::Request::post(self.control_url(path))
+            .header("content-type", "application/json")
+            .body(Full::from(body.to_string()))
+            .unwrap();
+        let reply = send(&client(), req).await;
+        assert!(
+            reply.status.is_success(),
+            "{path}: {} {}",
+            reply.status,
+            reply.text()
+        );
+        reply
+    }
+
+    /// Makes the OP return broken ID tokens from now on (see the fixture's README).
+    pub async fn misbehave(&self, mode: &str) {
+        self.control("/__test/misbehave", json!({ "mode": mode }))
+            .await;
+    }
+
+    pub async fn rotate_keys(&self) {
+        self.control("/__test/rotate-keys", json!({})).await;
+    }
+
+    pub async fn set_down(&self, down: bool) {
+        self.control("/__test/down", json!({ "down": down })).await;
+    }
+
+    /// Request counts by endpoint: `discovery`, `jwks`, `token`, `userinfo`.
+    pub async fn stats(&self) -> Value {
+        let req = http::Request::get(self.control_url("/__test/stats"))
+            .body(Full::default())
+            .unwrap();
+        send(&client(), req).await.json()
+    }
+}

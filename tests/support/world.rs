@@ -1,0 +1,163 @@
+//! A signed-in world: a real upstream, the real OpenID Provider and
+//! stagepass configured for it, plus the steps of a browser sign-in.
+
+use std::time::Duration;
+
+use stagepass::config::{Config, TokenEndpointAuthMethod};
+use tokio::net::TcpListener;
+use url::Url;
+
+use super::agent::{Agent, location};
+use super::op::{self, Op, OpOptions};
+use super::upstream::{self, Upstream};
+use super::{Reply, Stagepass, config, get, start_on};
+
+pub struct WorldOptions {
+    pub alg: &'static str,
+    pub access_token_ttl: u64,
+    pub client_secret_post: bool,
+}
+
+impl Default for WorldOptions {
+    fn default() -> Self {
+        WorldOptions {
+            alg: "RS256",
+            access_token_ttl: 3600,
+            client_secret_post: false,
+        }
+    }
+}
+
+pub struct World {
+    pub up: Upstream,
+    pub op: Op,
+    pub sp: Stagepass,
+    pub public_url: Url,
+}
+
+pub const OP_HOST: &str = "127.0.0.2";
+pub const SP_HOST: &str = "127.0.0.1";
+
+pub async fn world(options: WorldOptions) -> World {
+    world_with(options, |_| {}).await
+}
+
+/// Starts everything; `tweak` adjusts stagepass's config last.
+pub async fn world_with(options: WorldOptions, tweak: impl FnOnce(&mut Config)) -> World {
+    let up = upstream::start().await;
+    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public_url: Url = format!("http://{}", public.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let mut cfg = config(up.url());
+    cfg.stagepass.public_url = public_url.clone();
+    let callback = public_url.join("/api/auth/test/handler/frame").unwrap();
+    let op = op::start(&OpOptions {
+        redirect_uri: callback.clone(),
+        post_logout_redirect_uri: public_url.join("/").unwrap(),
+        alg: options.alg,
+        access_token_ttl: options.access_token_ttl,
+        token_endpoint_auth_method: if options.client_secret_post {
+            "client_secret_post"
+        } else {
+            "client_secret_basic"
+        },
+    })
+    .await;
+    let provider = cfg.auth.providers.get_mut("test").unwrap();
+    provider.metadata_url = op.metadata_url();
+    provider.client_id = op::CLIENT_ID.into();
+    provider.client_secret = stagepass::config::Secret::new(op::CLIENT_SECRET);
+    provider.callback_url = callback;
+    provider.token_signed_response_alg = vec![options.alg.into()];
+    provider.scopes = ["openid", "profile", "email", "groups", "offline_access"]
+        .map(String::from)
+        .to_vec();
+    if options.client_secret_post {
+        provider.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretPost;
+    }
+    tweak(&mut cfg);
+    let sp = start_on(public, cfg).await;
+    wait_until_ready(&sp).await;
+    World {
+        up,
+        op,
+        sp,
+        public_url,
+    }
+}
+
+/// Polls `/readyz` until discovery has finished (a wait, not a timing check).
+pub async fn wait_until_ready(sp: &Stagepass) {
+    for _ in 0..200 {
+        if get(&sp.admin_url("/readyz")).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "stagepass never became ready: {}",
+        get(&sp.admin_url("/readyz")).await.text()
+    );
+}
+
+impl World {
+    pub fn url(&self, path: &str) -> Url {
+        self.public_url.join(path).unwrap()
+    }
+
+    /// From a redirect to the IdP, through its login form, up to (not
+    /// including) the callback. Returns the callback URL.
+    pub async fn log_in_at_idp(&self, agent: &mut Agent, authorize: &Url, login: &str) -> Url {
+        let (form_url, form) = agent.follow(authorize, &[OP_HOST]).await;
+        // With an IdP session from an earlier sign-in there is no form.
+        if let Some(callback) =
+            location(&form_url, &form.headers).filter(|u| u.host_str() == Some(SP_HOST))
+        {
+            return callback;
+        }
+        assert_eq!(
+            form.status,
+            200,
+            "OP login form at {form_url}: {}",
+            form.text()
+        );
+        let submitted = agent
+            .post_form(
+                &form_url,
+                &[("prompt", "login"), ("login", login), ("password", "x")],
+            )
+            .await;
+        let next = location(&form_url, &submitted.headers)
+            .unwrap_or_else(|| panic!("login form did not redirect: {}", submitted.text()));
+        let (last, reply) = agent.follow(&next, &[OP_HOST]).await;
+        let callback = location(&last, &reply.headers).unwrap_or_else(|| {
+            panic!(
+                "OP did not redirect back: {} {}",
+                reply.status,
+                reply.text()
+            )
+        });
+        assert_eq!(
+            callback.host_str(),
+            Some(SP_HOST),
+            "OP redirected to {callback}"
+        );
+        callback
+    }
+
+    /// A full browser sign-in starting at `path`. Returns the callback's reply.
+    pub async fn sign_in(&self, agent: &mut Agent, path: &str, login: &str) -> Reply {
+        let first = agent.get(&self.url(path)).await;
+        assert_eq!(
+            first.status,
+            302,
+            "an anonymous navigation is sent to sign in: {}",
+            first.text()
+        );
+        let authorize = location(&self.url(path), &first.headers).unwrap();
+        assert_eq!(authorize.host_str(), Some(OP_HOST));
+        let callback = self.log_in_at_idp(agent, &authorize, login).await;
+        agent.get(&callback).await
+    }
+}
