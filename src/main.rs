@@ -22,13 +22,7 @@ const EXIT_BIND: u8 = 69;
 )]
 struct Cli {
     /// Config file; repeat to layer files (later ones deep-merge over earlier ones).
-    #[arg(
-        long = "config",
-        short = 'c',
-        env = "STAGEPASS_CONFIG",
-        global = true,
-        required = true
-    )]
+    #[arg(long = "config", short = 'c', env = "STAGEPASS_CONFIG", global = true)]
     config: Vec<PathBuf>,
     /// Log format: json (default) or text.
     #[arg(long, default_value = "json", global = true)]
@@ -51,6 +45,10 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.config.is_empty() {
+        eprintln!("stagepass: no configuration: pass --config FILE or set STAGEPASS_CONFIG");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let loaded = match config::load(&cli.config) {
         Ok(loaded) => loaded,
         Err(problems) => {
@@ -137,5 +135,14 @@ fn init_tracing(format: LogFormat) {
             .with_current_span(false)
             .init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,0 +1,203 @@
+//! The binary: configuration errors are all listed with their key paths and
+//! exit 64 before any port is bound; `check` hides secrets; SIGTERM exits 0.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stagepass");
+
+fn write_config(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const VALID: &str = r#"
+stagepass:
+  listen: 127.0.0.1:PUBLIC
+  publicUrl: http://127.0.0.1:PUBLIC
+  upstream: http://127.0.0.1:9
+  provider: corp
+  admin: { listen: 127.0.0.1:ADMIN }
+auth:
+  session:
+    secret: ${TEST_SESSION_SECRET}
+  providers:
+    corp:
+      development:
+        metadataUrl: http://127.0.0.2:9/.well-known/openid-configuration
+        clientId: stagepass
+        clientSecret: ${TEST_CLIENT_SECRET}
+"#;
+
+#[test]
+fn every_problem_is_listed_with_its_path_and_exit_is_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        &dir,
+        "bad.yaml",
+        r#"
+stagepass:
+  listen: not-an-address
+  pubicUrl: https://portal.example.com
+  upstream: ftp://app
+  provider: corp
+auth:
+  session:
+    secret: short-but-secret-value
+  providers:
+    corp:
+      development:
+        metadataUrl: http://idp.example.com/.well-known/openid-configuration
+        clientSecret: hunter2-client-secret
+"#,
+    );
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "stagepass.listen:",
+        "stagepass.pubicUrl: unknown key (did you mean publicUrl?)",
+        "stagepass.publicUrl: missing",
+        "stagepass.upstream:",
+        "auth.session.secret: must be at least 32 characters",
+        "auth.providers.corp.development.metadataUrl:",
+        "auth.providers.corp.development.clientId: missing",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("short-but-secret-value") && !stderr.contains("hunter2"),
+        "a secret leaked:\n{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is served or logged");
+}
+
+#[test]
+fn later_files_merge_over_earlier_ones_and_check_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write_config(
+        &dir,
+        "base.yaml",
+        &VALID.replace("PUBLIC", "7000").replace("ADMIN", "9090"),
+    );
+    let local = write_config(
+        &dir,
+        "local.yaml",
+        "stagepass:\n  upstream: http://backstage:7007\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&base)
+        .arg("--config")
+        .arg(&local)
+        .env(
+            "TEST_SESSION_SECRET",
+            "a-session-secret-that-is-long-enough-123",
+        )
+        .env("TEST_CLIENT_SECRET", "the-client-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("upstream: http://backstage:7007"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("clientId: stagepass"));
+    assert!(
+        !stdout.contains("the-client-secret-value") && !stdout.contains("a-session-secret"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("***"));
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.yaml");
+    let out = Command::new(BIN)
+        .args(["check", "--config", example])
+        .env("SESSION_SECRET", "a-session-secret-that-is-long-enough-123")
+        .env("AUTH_MY_CLIENT_ID", "client")
+        .env("AUTH_MY_CLIENT_SECRET", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sigterm_stops_the_process_with_status_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = free_port();
+    let config = write_config(
+        &dir,
+        "ok.yaml",
+        &VALID
+            .replace("PUBLIC", &free_port().to_string())
+            .replace("ADMIN", &admin.to_string()),
+    );
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .env(
+            "TEST_SESSION_SECRET",
+            "a-session-secret-that-is-long-enough-123",
+        )
+        .env("TEST_CLIENT_SECRET", "the-client-secret-value")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it serves (a wait, not a timing assertion).
+    let mut up = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", admin)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(up, "stagepass did not start");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0));
+    let mut logs = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut logs).unwrap();
+    assert!(logs.contains("shutdown requested"), "{logs}");
+    assert!(!logs.contains("the-client-secret-value"), "secret in logs");
+    for line in logs.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+    }
+}
