@@ -63,6 +63,16 @@ impl Gate {
             });
         };
         match self.oidc.refresh(&refresh_token).await {
+            // OIDC Core 12.2: a refreshed ID token must name the same person.
+            Ok(renewed)
+                if renewed
+                    .subject
+                    .as_ref()
+                    .is_some_and(|sub| *sub != session.subject) =>
+            {
+                tracing::warn!(subject = %session.subject, "refreshed ID token names another subject; session ended");
+                Err(self.jar().clear_all(headers))
+            }
             Ok(renewed) => {
                 let session = Session {
                     email: renewed.email.or(session.email),

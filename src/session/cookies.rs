@@ -160,11 +160,9 @@ impl<'h> OwnCookies<'h> {
             };
             if suffix == LOGIN_SUFFIX {
                 own.login.get_or_insert(value);
-            } else if let Some(index) = chunk_index(suffix) {
-                if !own.has_chunk(index) {
-                    // At most CHUNK_INDEX_LIMIT entries: bounded.
-                    own.chunks.push((index, value));
-                }
+            } else if let Some(index) = chunk_index(suffix).filter(|i| !own.has_chunk(*i)) {
+                // At most CHUNK_INDEX_LIMIT distinct entries: bounded.
+                own.chunks.push((index, value));
             }
         }
         own.chunks.sort_unstable_by_key(|(index, _)| *index);

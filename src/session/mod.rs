@@ -16,6 +16,9 @@ mod login;
 mod model;
 mod seal;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 
 pub use cookies::{CookieSettings, InvalidCookiePrefix, is_stagepass_cookie, request_cookies};

@@ -353,6 +353,9 @@ async function main() {
     check('client_secret_post refused when basic configured', pr.status === 401 && pr.json.error === 'invalid_client', JSON.stringify(pr));
   }
 
+  // Without rotation the same refresh token comes back.
+  check('refresh token not rotated by default', r1.json.refresh_token === f.tok.json.refresh_token);
+
   // ------------------------------------------------------ revocation
   {
     const m = await codeFlow(issuer, 'hank');
@@ -388,6 +391,17 @@ async function main() {
     await ctl(o.info.issuer, '/__test/misbehave', { mode: 'foreign-key' });
     const fk = await codeFlow(o.info.issuer, 'ivy', { post: true, jar: m.jar });
     check(`${alg}: foreign-key`, await verifyFails(o.info.issuer, fk.tok.json.id_token) === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+    o.child.kill();
+  }
+
+  // --refresh-token-rotation always: new refresh token each time; reusing the old one fails.
+  {
+    const o = await startOp(['--refresh-token-rotation', 'always']);
+    const m = await codeFlow(o.info.issuer, 'jack');
+    const a = await token(o.info.issuer, { grant_type: 'refresh_token', refresh_token: m.tok.json.refresh_token });
+    check('rotation always: new refresh token', a.status === 200 && a.json.refresh_token && a.json.refresh_token !== m.tok.json.refresh_token);
+    const reuse = await token(o.info.issuer, { grant_type: 'refresh_token', refresh_token: m.tok.json.refresh_token });
+    check('rotation always: old refresh token refused', reuse.status === 400 && reuse.json.error === 'invalid_grant');
     o.child.kill();
   }
 

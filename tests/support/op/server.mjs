@@ -51,6 +51,7 @@ const { values: args } = parseArgs({
     'id-token-ttl': { type: 'string', default: '3600' },
     'refresh-token-ttl': { type: 'string', default: String(14 * 24 * 3600) },
     'session-ttl': { type: 'string', default: String(14 * 24 * 3600) },
+    'refresh-token-rotation': { type: 'string', default: 'default' }, // default | always | never
     accounts: { type: 'string' },
     'lenient-client-auth': { type: 'boolean', default: false },
     'exit-on-stdin-close': { type: 'string', default: 'auto' }, // auto | true | false
@@ -88,6 +89,8 @@ const ACCESS_TOKEN_TTL = positiveInt('access-token-ttl');
 const ID_TOKEN_TTL = positiveInt('id-token-ttl');
 const REFRESH_TOKEN_TTL = positiveInt('refresh-token-ttl');
 const SESSION_TTL = positiveInt('session-ttl');
+const RT_ROTATION = args['refresh-token-rotation'];
+if (!['default', 'always', 'never'].includes(RT_ROTATION)) die(`--refresh-token-rotation must be default, always or never, got ${RT_ROTATION}`);
 
 let ACCOUNTS = {};
 if (args.accounts) {
@@ -371,6 +374,9 @@ function buildProvider(issuer) {
     // Always issue a refresh token to our client, even without offline_access
     // (oidc-provider drops offline_access unless prompt=consent is requested).
     issueRefreshToken: async (_ctx, c) => c.clientId === CLIENT_ID,
+    // default: oidc-provider rotates a confidential client's refresh token once
+    // 70 % of its lifetime has passed.
+    ...(RT_ROTATION === 'default' ? {} : { rotateRefreshToken: () => RT_ROTATION === 'always' }),
     // Skip the consent prompt: grant every scope and claim to our client.
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId

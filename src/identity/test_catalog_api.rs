@@ -1,0 +1,187 @@
+//! A tiny stand-in for Backstage's catalog API, for tests: serves
+//! `entities/by-name` and `entities/by-query` from a list of entities, decodes
+//! the query the way Express does (`+` is a space), and can be switched to fail.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use url::Url;
+
+pub(crate) struct FakeCatalog {
+    pub url: Url,
+    state: Arc<State>,
+}
+
+#[derive(Default)]
+struct State {
+    entities: Mutex<Vec<Value>>,
+    failing: AtomicBool,
+    requests: AtomicUsize,
+    last_authorization: Mutex<Option<String>>,
+}
+
+impl FakeCatalog {
+    pub async fn start(entities: Vec<Value>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/api/catalog",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let state = Arc::new(State {
+            entities: Mutex::new(entities),
+            ..State::default()
+        });
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(&state, &req)) }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        FakeCatalog { url, state }
+    }
+
+    pub fn set_entities(&self, entities: Vec<Value>) {
+        *self.state.entities.lock().unwrap() = entities;
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.state.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn last_authorization(&self) -> Option<String> {
+        self.state.last_authorization.lock().unwrap().clone()
+    }
+}
+
+type Response = http::Response<Full<Bytes>>;
+
+fn handle(state: &State, req: &http::Request<hyper::body::Incoming>) -> Response {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap().to_string());
+    *state.last_authorization.lock().unwrap() = auth;
+    if state.failing.load(Ordering::SeqCst) {
+        return respond(503, json!({"error": "down"}));
+    }
+    let entities = state.entities.lock().unwrap().clone();
+    let path = req.uri().path();
+    if let Some(name) = path.strip_prefix("/api/catalog/entities/by-name/user/default/") {
+        let name = decode(name);
+        return match entities
+            .iter()
+            .find(|e| is_user(e) && same(&e["metadata"]["name"], &name))
+        {
+            Some(entity) => respond(200, entity.clone()),
+            None => respond(404, json!({"error": "not found"})),
+        };
+    }
+    if path == "/api/catalog/entities/by-query" {
+        return by_query(&entities, req.uri().query().unwrap_or_default());
+    }
+    respond(404, json!({"error": "no route"}))
+}
+
+fn by_query(entities: &[Value], query: &str) -> Response {
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), v.to_string()))
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let filter: Vec<(String, String)> = param("filter")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|part| part.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect();
+    let matching: Vec<Value> = entities
+        .iter()
+        .filter(|e| filter.iter().all(|(key, value)| same(field(e, key), value)))
+        .cloned()
+        .collect();
+    let limit = param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(usize::MAX);
+    let total = matching.len();
+    let items: Vec<Value> = matching.into_iter().take(limit).collect();
+    respond(
+        200,
+        json!({"items": items, "totalItems": total, "pageInfo": {}}),
+    )
+}
+
+fn field<'a>(entity: &'a Value, key: &str) -> &'a Value {
+    match key.strip_prefix("metadata.annotations.") {
+        Some(annotation) => &entity["metadata"]["annotations"][annotation],
+        None => key.split('.').fold(entity, |value, part| &value[part]),
+    }
+}
+
+fn is_user(entity: &Value) -> bool {
+    same(&entity["kind"], "user")
+}
+
+fn same(value: &Value, text: &str) -> bool {
+    value
+        .as_str()
+        .is_some_and(|v| v.to_lowercase() == text.to_lowercase())
+}
+
+/// Percent-decoding with `+` as space, as Express's query parser does.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn respond(status: u16, body: Value) -> Response {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
