@@ -19,9 +19,12 @@ load_cpus=$((ncpu - 1))
 
 cargo build --release --quiet --bin stagepass --example mint-session
 
+# nginx workers run as an unprivileged user: let them read the files.
+chmod 755 "$work"
 mkdir -p "$work/www" "$work/logs"
 head -c 1024 /dev/urandom > "$work/www/1k"
 truncate -s 1G "$work/www/1g"
+chmod 644 "$work/www/"*
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
 error_log $work/logs/error.log warn;
@@ -72,15 +75,18 @@ STAGEPASS_LOG=warn taskset -c $server_cpus target/release/stagepass --config "$w
 sp_pid=$!
 for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18090/healthz && break; sleep 0.1; done
 cookie=$(target/release/examples/mint-session load-test)
+# Every figure below is for 200 responses: refuse to measure anything else.
+curl -fs -o /dev/null http://127.0.0.1:18080/1k
+curl -fs -o /dev/null -H "Cookie: $cookie" http://127.0.0.1:18000/1k
 
 run_wrk() { taskset -c $load_cpus wrk -t1 -c"$connections" -d"${duration}s" --latency "$@"; }
 echo "== 1 KiB page, ${connections} connections, ${duration}s, server on CPU ${server_cpus}, wrk on CPU ${load_cpus}"
 echo "-- nginx direct"
-run_wrk http://127.0.0.1:18080/1k | grep -E "Requests/sec|50%|99%"
+run_wrk http://127.0.0.1:18080/1k | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
 echo "-- nginx as a reverse proxy in front of itself (a plain proxy hop, for comparison)"
-run_wrk http://127.0.0.1:18082/1k | grep -E "Requests/sec|50%|99%"
+run_wrk http://127.0.0.1:18082/1k | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
 echo "-- through stagepass (signed in)"
-run_wrk -H "Cookie: $cookie" http://127.0.0.1:18000/1k | grep -E "Requests/sec|50%|99%"
+run_wrk -H "Cookie: $cookie" http://127.0.0.1:18000/1k | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
 
 hwm() { grep VmHWM "/proc/$sp_pid/status" | awk '{print $2" "$3}'; }
 rss() { grep VmRSS "/proc/$sp_pid/status" | awk '{print $2" "$3}'; }
