@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use url::Url;
@@ -76,12 +77,35 @@ impl CookieSettings {
 
     /// A `Set-Cookie` value storing `value` for `max_age` seconds.
     pub(crate) fn set_cookie(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
-        let line =
-            format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+        self.build(name, value, max_age, SameSite::Lax)
+    }
+
+    /// The login cookie must come back on the IdP's cross-site POST when it
+    /// answers with `response_mode=form_post`, which `SameSite=Lax` forbids.
+    /// Browsers accept `SameSite=None` only with `Secure`, so plain-http
+    /// deployments keep `Lax` (and form_post callbacks need https). It holds
+    /// nothing but sealed, single-use, ten-minute sign-in state.
+    pub(crate) fn set_login_cookie(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
+        let same_site = if self.secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        };
+        self.build(name, value, max_age, same_site)
+    }
+
+    fn build(&self, name: &str, value: &str, max_age: u64, same_site: SameSite) -> HeaderValue {
+        let max_age = cookie::time::Duration::seconds(i64::try_from(max_age).unwrap_or(i64::MAX));
+        let cookie = Cookie::build((name, value))
+            .path("/")
+            .max_age(max_age)
+            .http_only(true)
+            .same_site(same_site)
+            .secure(self.secure)
+            .build();
         // The prefix is a token (checked in `new`) and values are base64url, so
         // every byte is visible ASCII and the conversion cannot fail.
-        HeaderValue::try_from(line).expect("cookie line is visible ASCII")
+        HeaderValue::try_from(cookie.to_string()).expect("cookie line is visible ASCII")
     }
 
     /// A `Set-Cookie` value that deletes the cookie `name`.

@@ -99,7 +99,7 @@ impl SessionJar<'_> {
             .max()
             .unwrap_or(0);
         self.settings
-            .set_cookie(&self.settings.login_name(), sealed, max_age)
+            .set_login_cookie(&self.settings.login_name(), sealed, max_age)
     }
 }
 

@@ -147,14 +147,26 @@ fn secure_follows_the_public_url_scheme() {
 fn set_cookie_lines() {
     assert_eq!(
         settings(true).set_cookie("sp", "v", 60),
-        "sp=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+        "sp=v; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"
     );
     assert_eq!(
         settings(false).set_cookie("sp", "v", 60),
-        "sp=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        "sp=v; HttpOnly; SameSite=Lax; Path=/; Max-Age=60"
     );
     assert_eq!(
         settings(true).delete_cookie("sp_3"),
-        "sp_3=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+        "sp_3=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
+    );
+}
+
+#[test]
+fn login_cookie_survives_form_post_only_over_https() {
+    assert_eq!(
+        settings(true).set_login_cookie("sp_login", "v", 600),
+        "sp_login=v; HttpOnly; SameSite=None; Secure; Path=/; Max-Age=600"
+    );
+    assert_eq!(
+        settings(false).set_login_cookie("sp_login", "v", 600),
+        "sp_login=v; HttpOnly; SameSite=Lax; Path=/; Max-Age=600"
     );
 }

@@ -15,7 +15,7 @@ fn small_session_round_trips_in_one_cookie() {
         assert_eq!(set[0].name, "sp");
         assert_eq!(
             set[0].attributes,
-            ["Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax"]
+            ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=86400"]
         );
         let browser = browser_with(jar, &session);
         assert_eq!(jar.read_session(&browser.request(), NOW), Some(session));

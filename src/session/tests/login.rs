@@ -28,7 +28,7 @@ fn push_sets_one_short_lived_cookie() {
         assert_eq!(cookie.name, "sp_login");
         assert_eq!(
             cookie.attributes,
-            ["Path=/", "Max-Age=600", "HttpOnly", "SameSite=Lax"]
+            ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"]
         );
         let browser = browser_with_flows(jar, &["s1"]);
         assert_eq!(
