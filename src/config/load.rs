@@ -16,9 +16,13 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// Keys whose string values are file paths; they are made relative to the
 /// directory of the file that names them, since after merging nobody knows
 /// which file that was.
+/// `*` stands for any list index.
 const PATH_KEYS: &[&[&str]] = &[
     &["stagepass", "tls", "certFile"],
     &["stagepass", "tls", "keyFile"],
+    &["stagepass", "catalog", "file"],
+    &["auth", "keyStore", "static", "keys", "*", "publicKeyFile"],
+    &["auth", "keyStore", "static", "keys", "*", "privateKeyFile"],
 ];
 
 /// The merged tree and what went wrong while building it.
@@ -303,10 +307,10 @@ fn directive(map: &Map<String, Value>) -> Option<&'static str> {
 fn resolve_path_key(value: Value, dir: &Path, path: &[Seg]) -> Value {
     let is_path_key = PATH_KEYS.iter().any(|keys| {
         keys.len() == path.len()
-            && keys
-                .iter()
-                .zip(path)
-                .all(|(k, seg)| matches!(seg, Seg::Key(s) if s == k))
+            && keys.iter().zip(path).all(|(k, seg)| match seg {
+                Seg::Key(s) => s == k,
+                Seg::Index(_) => *k == "*",
+            })
     });
     match value {
         Value::String(file) if is_path_key && Path::new(&file).is_relative() => {
@@ -362,7 +366,7 @@ fn select(tree: Value, subpath: &str, file: &str) -> Result<Value, String> {
     Ok(value)
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
+pub(super) fn parent_dir(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     absolute.parent().map(Path::to_path_buf).unwrap_or_default()
 }

@@ -7,11 +7,15 @@
 //! ignores everything else. Every problem is collected and reported at once,
 //! each with its key path, and no secret value ever appears in a message.
 
+mod backstage;
+mod catalog;
 mod duration;
 mod field;
+mod keystore;
 mod load;
 mod parse;
 mod redact;
+mod resolvers;
 mod substitute;
 mod types;
 mod validate;
@@ -19,7 +23,10 @@ mod validate;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use catalog::*;
 pub use duration::parse_duration;
+pub use keystore::*;
+pub use resolvers::*;
 pub use types::*;
 
 /// A successfully loaded configuration.
@@ -102,7 +109,11 @@ pub fn load_with_env(
         // add misleading "missing" problems.
         return Err(ConfigErrors(merged.file_problems));
     }
-    let validated = validate::validate(&merged.tree);
+    let base_dir = paths
+        .first()
+        .map(|p| load::parent_dir(p))
+        .unwrap_or_default();
+    let validated = validate::validate(&merged.tree, &base_dir);
     let mut problems = merged.value_problems;
     match validated {
         Ok(config) if problems.is_empty() => Ok(Loaded {

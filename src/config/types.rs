@@ -67,6 +67,16 @@ pub struct StagepassConfig {
     pub max_request_header_bytes: usize,
     /// `cookieName`, default `stagepass`: prefix of every cookie stagepass sets.
     pub cookie_name: String,
+    /// `catalog`: where people are looked up. `None` when no resolver is
+    /// configured and the guest provider is not used: then stagepass forwards
+    /// identity headers only and mints no Backstage token.
+    pub catalog: Option<super::CatalogConfig>,
+    /// `backstageToken.header`, default `authorization`: where the Backstage
+    /// identity token is injected (as `Bearer <token>`).
+    pub backstage_token_header: http::HeaderName,
+    /// `assertion.header`, default `x-stagepass-assertion`: a signed JWT with
+    /// the person's identity, for apps that verify it with stagepass's JWKS.
+    pub assertion_header: http::HeaderName,
 }
 
 /// `stagepass.admin`
@@ -114,6 +124,18 @@ pub struct AuthConfig {
     /// `providers.<id>.<environment>` for every provider that has an entry for the
     /// active environment. Keyed by provider id.
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// `providers.guest`, when `stagepass.provider` is `guest`: development
+    /// sign-in as any catalog user, without an IdP.
+    pub guest: Option<GuestConfig>,
+    /// `keyStore`, `backstageTokenExpiration` and the issuer of minted tokens.
+    pub token: super::TokenConfig,
+}
+
+/// `auth.providers.guest`
+#[derive(Debug, Clone)]
+pub struct GuestConfig {
+    /// `dangerouslyAllowOutsideDevelopment`
+    pub allow_outside_development: bool,
 }
 
 /// `auth.providers.<id>.<environment>` of an OpenID Connect provider.
@@ -135,6 +157,8 @@ pub struct ProviderConfig {
     pub session_duration: Duration,
     /// `timeout` for calls to the IdP, default 10 s.
     pub timeout: Duration,
+    /// `signIn.resolvers`, tried in order. Empty: no catalog lookup.
+    pub resolvers: Vec<super::ResolverConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use url::Url;
 
 use super::ConfigProblem;
+use super::backstage::{self, GUEST};
 use super::field::{Field, Problems};
 use super::parse;
 use super::types::*;
@@ -28,6 +30,9 @@ const STAGEPASS_KEYS: &[&str] = &[
     "shutdownGracePeriod",
     "maxRequestHeaderBytes",
     "cookieName",
+    "catalog",
+    "backstageToken",
+    "assertion",
 ];
 const ADMIN_KEYS: &[&str] = &["listen"];
 const TLS_KEYS: &[&str] = &["certFile", "keyFile"];
@@ -45,10 +50,12 @@ const DEFAULT_ALGORITHM: &str = "RS256";
 /// Always requested: stagepass needs the subject, name and email.
 const BASE_SCOPES: &[&str] = &["openid", "profile", "email"];
 
-pub(super) fn validate(tree: &Value) -> Result<Config, Vec<ConfigProblem>> {
+/// `base_dir` is the folder of the first config file: the default catalog
+/// file lives there.
+pub(super) fn validate(tree: &Value, base_dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
     let mut problems = Problems::default();
     let section = Field::root(tree, "stagepass");
-    let stagepass = stagepass(&section, &mut problems);
+    let mut stagepass = stagepass(&section, &mut problems);
     // The auth section needs these even when other stagepass keys are bad,
     // so they are read again here (their problems are already recorded).
     let mut again = Problems::default();
@@ -59,8 +66,22 @@ pub(super) fn validate(tree: &Value) -> Result<Config, Vec<ConfigProblem>> {
     let selected = Selected {
         public_url: public_url.as_ref(),
         provider: provider.as_deref(),
+        base_dir,
     };
     let auth = auth(&Field::root(tree, "auth"), &selected, &mut problems);
+    if let (Some(stagepass), Some(auth)) = (stagepass.as_mut(), auth.as_ref()) {
+        let needs_catalog = auth.guest.is_some()
+            || auth
+                .providers
+                .get(&stagepass.provider)
+                .is_some_and(|p| !p.resolvers.is_empty());
+        stagepass.catalog = backstage::catalog(
+            &section.child("catalog"),
+            needs_catalog,
+            base_dir,
+            &mut problems,
+        );
+    }
     match (stagepass, auth) {
         (Some(stagepass), Some(auth)) if problems.is_empty() => Ok(Config { stagepass, auth }),
         _ if problems.is_empty() => Err(vec![ConfigProblem::new(
@@ -98,6 +119,10 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         DEFAULT_COOKIE_NAME.to_string(),
         parse::cookie_name,
     );
+    let backstage_token_header =
+        backstage::header_name(&child("backstageToken"), "authorization", problems);
+    let assertion_header =
+        backstage::header_name(&child("assertion"), "x-stagepass-assertion", problems);
     Some(StagepassConfig {
         listen,
         public_url: public_url?,
@@ -111,6 +136,10 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         shutdown_grace_period,
         max_request_header_bytes,
         cookie_name,
+        // Decided once the provider's resolvers are known (see `validate`).
+        catalog: None,
+        backstage_token_header,
+        assertion_header,
     })
 }
 
@@ -174,6 +203,7 @@ fn timeouts(section: &Field, problems: &mut Problems) -> Timeouts {
 struct Selected<'a> {
     public_url: Option<&'a Url>,
     provider: Option<&'a str>,
+    base_dir: &'a Path,
 }
 
 fn auth(section: &Field, selected: &Selected, problems: &mut Problems) -> Option<AuthConfig> {
@@ -192,10 +222,15 @@ fn auth(section: &Field, selected: &Selected, problems: &mut Problems) -> Option
         selected,
         problems,
     );
+    let guest = (selected.provider == Some(GUEST))
+        .then(|| backstage::guest(section, &environment, problems));
+    let token = backstage::token(section, selected.public_url, selected.base_dir, problems);
     Some(AuthConfig {
         environment,
         session_secrets: session_secrets?,
         providers,
+        guest,
+        token,
     })
 }
 
@@ -243,7 +278,7 @@ fn providers(
             providers.insert(id.clone(), provider);
         }
     }
-    if let Some(id) = selected.provider {
+    if let Some(id) = selected.provider.filter(|id| *id != GUEST) {
         check_selected(section, id, environment, problems);
     }
     providers
@@ -292,6 +327,7 @@ fn provider(
     );
     let timeout =
         child("timeout").optional(problems, DEFAULT_IDP_TIMEOUT, parse::positive_duration);
+    let resolvers = backstage::resolvers(entry, problems);
     Some(ProviderConfig {
         metadata_url: metadata_url?,
         client_id: client_id?,
@@ -303,6 +339,7 @@ fn provider(
         prompt,
         session_duration,
         timeout,
+        resolvers,
     })
 }
 

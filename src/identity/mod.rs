@@ -4,7 +4,6 @@
 
 mod cache;
 mod catalog;
-mod config;
 mod entity;
 mod resolvers;
 #[cfg(test)]
@@ -14,11 +13,11 @@ mod tests;
 
 use std::time::Duration;
 
+pub use crate::config::{ConfigIssue, ResolverConfig, ResolverKind, parse_resolvers};
 pub use catalog::{
     CatalogConfig, CatalogSource, CatalogUser, DEFAULT_CATALOG_TIMEOUT, DEFAULT_FRESH_FOR,
     DEFAULT_MAX_CACHED, DEFAULT_STALE_FOR, parse_catalog,
 };
-pub use config::{ConfigIssue, ResolverConfig, ResolverKind, parse_resolvers};
 
 use crate::error::{Error, Source};
 use crate::http_client::ApiClient;

@@ -6,9 +6,9 @@
 //! the next resolver and every other failure stops the chain.
 
 use super::catalog::{Catalog, Lookup};
-use super::config::{ResolverConfig, ResolverKind};
 use super::entity::{DEFAULT_NAMESPACE, Entity, stringify_ref};
 use super::{Claims, Identity, ResolveError};
+use crate::config::{ResolverConfig, ResolverKind};
 
 /// Resolves the claims with the first resolver that finds the user.
 pub(crate) async fn resolve_chain(

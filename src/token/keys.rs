@@ -8,43 +8,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::StaticKey;
 use super::pem;
+use crate::config::{Algorithm, StaticKey};
 
-/// JWS algorithms stagepass signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    ES256,
-    ES384,
-    RS256,
-}
-
-impl Algorithm {
-    pub const SUPPORTED: &'static str = "ES256, ES384, RS256";
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "ES256" => Some(Algorithm::ES256),
-            "ES384" => Some(Algorithm::ES384),
-            "RS256" => Some(Algorithm::RS256),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::ES256 => "ES256",
-            Algorithm::ES384 => "ES384",
-            Algorithm::RS256 => "RS256",
-        }
-    }
-
-    fn ecdsa(self) -> Option<(&'static EcdsaSigningAlgorithm, &'static str)> {
-        match self {
-            Algorithm::ES256 => Some((&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")),
-            Algorithm::ES384 => Some((&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")),
-            Algorithm::RS256 => None,
-        }
+/// The aws-lc-rs ECDSA algorithm and JWK curve name for `alg`, or `None` for RSA.
+fn ecdsa(alg: Algorithm) -> Option<(&'static EcdsaSigningAlgorithm, &'static str)> {
+    match alg {
+        Algorithm::ES256 => Some((&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")),
+        Algorithm::ES384 => Some((&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")),
+        Algorithm::RS256 => None,
     }
 }
 
@@ -115,7 +87,7 @@ impl SigningKey {
         let rejected = |e: aws_lc_rs::error::KeyRejected| {
             format!("is not a PKCS#8 {} private key ({e})", alg.name())
         };
-        Ok(match alg.ecdsa() {
+        Ok(match ecdsa(alg) {
             Some((signing, curve)) => Pair::Ec {
                 pair: EcdsaKeyPair::from_pkcs8(signing, der).map_err(rejected)?,
                 curve,
@@ -194,7 +166,7 @@ impl SigningKey {
 /// Test helpers: make Backstage-format key files.
 #[cfg(test)]
 pub(crate) fn generate_pem_pair(alg: Algorithm) -> (String, String) {
-    let pkcs8 = match alg.ecdsa() {
+    let pkcs8 = match ecdsa(alg) {
         Some((signing, _)) => EcdsaKeyPair::generate(signing)
             .unwrap()
             .to_pkcs8v1()

@@ -5,8 +5,6 @@
 //! Tokens are minted once per identity and reused from a cache until a fifth
 //! of their lifetime is left, so a request never pays for a signature.
 
-mod config;
-mod duration;
 mod jwt;
 mod keys;
 mod pem;
@@ -22,12 +20,11 @@ use moka::sync::Cache;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub use config::{
-    ConfigIssue, DEFAULT_TOKEN_EXPIRATION, KeyStoreConfig, MAX_TOKEN_EXPIRATION,
+pub use crate::config::{
+    Algorithm, ConfigIssue, DEFAULT_TOKEN_EXPIRATION, KeyStoreConfig, MAX_TOKEN_EXPIRATION,
     MIN_TOKEN_EXPIRATION, StaticKey, TokenConfig, default_issuer, parse_key_store,
     parse_token_expiration,
 };
-pub use keys::Algorithm;
 
 use crate::identity::{Claims, Identity};
 use jwt::{AssertionClaims, BACKSTAGE_AUDIENCE, BackstageClaims};

@@ -43,6 +43,7 @@ pub fn config(upstream: Url) -> Config {
         prompt: None,
         session_duration: Duration::from_secs(24 * 3600),
         timeout: Duration::from_secs(10),
+        resolvers: vec![],
     };
     Config {
         stagepass: StagepassConfig {
@@ -60,11 +61,16 @@ pub fn config(upstream: Url) -> Config {
             shutdown_grace_period: Duration::from_secs(5),
             max_request_header_bytes: 16 * 1024,
             cookie_name: "stagepass".into(),
+            catalog: None,
+            backstage_token_header: http::header::AUTHORIZATION,
+            assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },
         auth: AuthConfig {
             environment: "development".into(),
             session_secrets: vec![Secret::new(SESSION_SECRET)],
             providers: BTreeMap::from([("test".to_owned(), provider)]),
+            guest: None,
+            token: TokenConfig::new(&"http://127.0.0.1:7000".parse().unwrap()),
         },
     }
 }

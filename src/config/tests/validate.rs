@@ -370,7 +370,7 @@ fn unknown_stagepass_keys_suggest_the_closest_known_key() {
         errors,
         [
             "stagepass.pubicUrl: unknown key (did you mean publicUrl?)",
-            "stagepass.zzz: unknown key (known keys: listen, publicUrl, upstream, provider, admin, tls, trustedProxies, allowedRedirectOrigins, timeouts, shutdownGracePeriod, maxRequestHeaderBytes, cookieName)",
+            "stagepass.zzz: unknown key (known keys: listen, publicUrl, upstream, provider, admin, tls, trustedProxies, allowedRedirectOrigins, timeouts, shutdownGracePeriod, maxRequestHeaderBytes, cookieName, catalog, backstageToken, assertion)",
             "stagepass.admin.listn: unknown key (did you mean listen?)",
             "stagepass.timeouts.conect: unknown key (did you mean connect?)",
         ]
@@ -387,7 +387,7 @@ auth:
   session: {secret: 0123456789abcdef0123456789abcdef, other: 1}
   providers:
     my-auth-provider:
-      development: {audience: api, signIn: {resolvers: []}}
+      development: {audience: api, signIn: {resolvers: [{resolver: emailMatchingUserEntityProfileEmail}]}}
 ";
     ok(load_over(overlay));
 }

@@ -1,16 +1,15 @@
 //! Where User entities are looked up: a catalog file or Backstage's catalog API.
 
 mod api;
-mod config;
 mod file;
 
 use std::fmt;
 
-pub(crate) use api::ApiCatalog;
-pub use config::{
+pub use crate::config::{
     CatalogConfig, CatalogSource, DEFAULT_CATALOG_TIMEOUT, DEFAULT_FRESH_FOR, DEFAULT_MAX_CACHED,
     DEFAULT_STALE_FOR, parse_catalog,
 };
+pub(crate) use api::ApiCatalog;
 pub(crate) use file::{FileCatalog, RECHECK_EVERY as FILE_RECHECK_EVERY};
 
 use super::entity::Entity;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::config::Secret;
-use crate::identity::config::{ConfigIssue, issue};
+use super::Secret;
+use super::resolvers::{ConfigIssue, issue};
 
 /// `stagepass.catalog`: where User and Group entities come from, and how long
 /// resolved identities are trusted.

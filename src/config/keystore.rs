@@ -8,10 +8,36 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::duration::parse_duration;
-use super::keys::Algorithm;
+use super::resolvers::{ConfigIssue, issue};
 
-/// A config problem: (key path, message), as the config loader reports them.
-pub type ConfigIssue = (String, String);
+/// JWS algorithms stagepass signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    ES256,
+    ES384,
+    RS256,
+}
+
+impl Algorithm {
+    pub const SUPPORTED: &'static str = "ES256, ES384, RS256";
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ES256" => Some(Algorithm::ES256),
+            "ES384" => Some(Algorithm::ES384),
+            "RS256" => Some(Algorithm::RS256),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::RS256 => "RS256",
+        }
+    }
+}
 
 /// Backstage's default, minimum and maximum user token lifetimes.
 pub const DEFAULT_TOKEN_EXPIRATION: Duration = Duration::from_secs(60 * 60);
@@ -196,10 +222,6 @@ pub fn parse_token_expiration(value: &Value, path: &str) -> Result<Duration, Vec
         );
     }
     Ok(clamped)
-}
-
-fn issue(path: &str, message: &str) -> ConfigIssue {
-    (path.to_string(), message.to_string())
 }
 
 #[cfg(test)]

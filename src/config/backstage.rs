@@ -1,0 +1,131 @@
+//! The sections that make stagepass speak Backstage: the catalog people are
+//! looked up in, sign-in resolvers, the guest provider, and the key store
+//! and lifetime of the Backstage tokens stagepass mints.
+
+use std::path::Path;
+
+use http::HeaderName;
+use serde_json::Value;
+use url::Url;
+
+use super::field::{Field, Problems};
+use super::types::GuestConfig;
+use super::{
+    CatalogConfig, CatalogSource, ConfigIssue, ResolverConfig, TokenConfig, parse_catalog,
+    parse_key_store, parse_resolvers, parse_token_expiration,
+};
+
+/// The provider id that means Backstage's guest sign-in.
+pub const GUEST: &str = "guest";
+const DEFAULT_CATALOG_FILE: &str = "catalog.yaml";
+const GUEST_KEYS: &[&str] = &["dangerouslyAllowOutsideDevelopment", "userEntityRef"];
+
+/// `stagepass.catalog`, or the default `catalog.yaml` next to the first
+/// config file when something needs a catalog and none is configured.
+pub fn catalog(
+    field: &Field,
+    needed: bool,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Option<CatalogConfig> {
+    match field.value {
+        Some(value) => collect(problems, parse_catalog(value, &field.path, base_dir)),
+        None if needed => Some(CatalogConfig::new(CatalogSource::File(
+            base_dir.join(DEFAULT_CATALOG_FILE),
+        ))),
+        None => None,
+    }
+}
+
+/// `signIn.resolvers` of a provider entry; none when `signIn` is absent.
+pub fn resolvers(entry: &Field, problems: &mut Problems) -> Vec<ResolverConfig> {
+    let field = entry.child("signIn").child("resolvers");
+    match field.value {
+        Some(value) => collect(problems, parse_resolvers(value, &field.path)).unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// `auth.providers.guest`, which refuses to run outside development unless
+/// told so explicitly, as Backstage's guest provider does.
+pub fn guest(auth: &Field, environment: &str, problems: &mut Problems) -> GuestConfig {
+    let field = auth.child("providers").child(GUEST);
+    field.map(problems);
+    field.reject_unknown_keys(problems, GUEST_KEYS);
+    let allow = field.child("dangerouslyAllowOutsideDevelopment");
+    let allow_outside_development = match allow.value {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            problems.add(
+                &allow.path,
+                format!("expected true or false, got {}", allow.got()),
+            );
+            false
+        }
+    };
+    if environment != "development" && !allow_outside_development {
+        problems.add(
+            "stagepass.provider",
+            format!(
+                "the guest provider signs anyone in as any catalog user; auth.environment is \"{environment}\", \
+                 so it is refused unless auth.providers.guest.dangerouslyAllowOutsideDevelopment is true"
+            ),
+        );
+    }
+    GuestConfig {
+        allow_outside_development,
+    }
+}
+
+/// `auth.keyStore`, `auth.backstageTokenExpiration` and the token issuer.
+pub fn token(
+    auth: &Field,
+    public_url: Option<&Url>,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> TokenConfig {
+    let store = auth.child("keyStore");
+    let expiry = auth.child("backstageTokenExpiration");
+    let null = Value::Null;
+    let key_store = collect(
+        problems,
+        parse_key_store(store.value.unwrap_or(&null), &store.path, base_dir),
+    )
+    .flatten();
+    let expiration = collect(
+        problems,
+        parse_token_expiration(expiry.value.unwrap_or(&null), &expiry.path),
+    );
+    let fallback: Url = "http://localhost".parse().expect("valid URL");
+    let mut token = TokenConfig::new(public_url.unwrap_or(&fallback));
+    token.key_store = key_store;
+    if let Some(expiration) = expiration {
+        token.backstage_token_expiration = expiration;
+    }
+    token
+}
+
+/// A header name option such as `stagepass.backstageToken.header`.
+pub fn header_name(section: &Field, default: &'static str, problems: &mut Problems) -> HeaderName {
+    section.map(problems);
+    section.reject_unknown_keys(problems, &["header"]);
+    let field = section.child("header");
+    field.optional(problems, HeaderName::from_static(default), |f| {
+        let text = f.text()?;
+        HeaderName::try_from(text.as_str())
+            .map_err(|_| format!("{} is not a valid header name", f.got()))
+    })
+}
+
+fn collect<T>(problems: &mut Problems, result: Result<T, Vec<ConfigIssue>>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(issues) => {
+            for (path, message) in issues {
+                problems.add(&path, message);
+            }
+            None
+        }
+    }
+}
