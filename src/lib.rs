@@ -15,7 +15,7 @@
 //!   - [`proxy`]: forwarding, hop-by-hop and identity-header hygiene.
 //! - Bottom layer: [`config`] (load, merge, substitute, validate),
 //!   [`error`] (errors tagged by source), [`metrics`], [`body`],
-//!   [`http_client`] (outbound HTTP shared by the domain modules).
+//!   [`http_client`] (outbound HTTP shared by the domain modules), [`html`].
 //!
 //! No domain module imports `gate` or `server`.
 
@@ -25,6 +25,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod gate;
+pub mod html;
 pub mod http_client;
 pub mod identity;
 pub mod metrics;

@@ -5,6 +5,8 @@
 //! phases of [`protect`] to the upstream. The gate composes the domain
 //! modules; none of them knows about the others.
 
+mod backstage;
+mod guest;
 mod protect;
 mod redirect;
 mod routes;
@@ -12,26 +14,30 @@ mod signin;
 mod signout;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::Body;
-use crate::config::{Config, ProviderConfig};
+use crate::config::{Config, ResolverConfig, ResolverKind};
 use crate::error::{Error, Source};
 use crate::metrics::Metrics;
 use crate::oidc::OidcProvider;
 use crate::proxy::{Forwarder, Peer};
 use crate::session::{CookieSettings, SessionJar, SessionKeys};
+use backstage::Backstage;
 use redirect::RedirectPolicy;
 use routes::{AuthRoutes, Route};
 
 pub struct Gate {
     forwarder: Forwarder,
-    oidc: Arc<OidcProvider>,
-    provider: ProviderConfig,
+    sign_in: SignIn,
+    /// `sessionDuration` of the provider (24 h for the guest provider).
+    session_duration: Duration,
+    /// Catalog identity and Backstage tokens; `None` without a catalog.
+    backstage: Option<Backstage>,
     keys: SessionKeys,
     cookies: CookieSettings,
     redirects: RedirectPolicy,
@@ -40,40 +46,43 @@ pub struct Gate {
     owned_headers: Vec<HeaderName>,
 }
 
+/// How people sign in.
+enum SignIn {
+    /// At an OpenID Provider.
+    Oidc(Arc<OidcProvider>),
+    /// Backstage's guest provider: pick any catalog user (development only).
+    Guest,
+}
+
 impl Gate {
     /// Builds the pipeline and starts IdP discovery in the background.
     /// Must be called inside a Tokio runtime.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, String> {
         let sp = &config.stagepass;
-        let provider = config
-            .auth
-            .providers
-            .get(&sp.provider)
-            .ok_or_else(|| {
-                format!(
-                    "stagepass.provider: no auth.providers.{} entry",
-                    sp.provider
-                )
-            })?
-            .clone();
         let keys = SessionKeys::from_secrets(&config.auth.session_secrets)
             .ok_or("auth.session.secret: missing")?;
         let cookies = CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
             .map_err(|e| format!("stagepass.cookieName: {e}"))?;
-        let oidc = OidcProvider::new(&provider, Arc::clone(&metrics));
-        oidc.spawn_discovery();
+        let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
+        let backstage = Backstage::build(config, resolvers)?;
+        let mut owned_headers = vec![header::AUTHORIZATION];
+        owned_headers.extend([
+            sp.backstage_token_header.clone(),
+            sp.assertion_header.clone(),
+        ]);
         Ok(Gate {
             forwarder: Forwarder::new(sp, metrics),
-            oidc,
-            routes: AuthRoutes::new(&sp.provider, provider.callback_url.path()),
-            provider,
+            sign_in,
+            session_duration,
+            backstage,
+            routes: AuthRoutes::new(&sp.provider, &callback_path),
             keys,
             cookies,
             redirects: RedirectPolicy::new(
                 sp.public_url.clone(),
                 sp.allowed_redirect_origins.clone(),
             ),
-            owned_headers: vec![header::AUTHORIZATION],
+            owned_headers,
         })
     }
 
@@ -84,7 +93,8 @@ impl Gate {
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
         match self.routes.classify(req.uri().path()) {
-            Route::Start => self.start(&req),
+            Route::Jwks => self.jwks(),
+            Route::Start => self.start(&req).await,
             Route::Callback => self.callback(req).await,
             Route::Logout => self.logout(&req),
             Route::Refresh => self.refresh_endpoint(&req).await,
@@ -99,7 +109,10 @@ impl Gate {
 
     /// `Ok` when stagepass can serve sign-ins; otherwise why not.
     pub fn readiness(&self) -> Result<(), String> {
-        self.oidc.readiness()
+        match &self.sign_in {
+            SignIn::Oidc(oidc) => oidc.readiness(),
+            SignIn::Guest => Ok(()),
+        }
     }
 
     fn jar(&self) -> SessionJar<'_> {
@@ -148,4 +161,42 @@ fn json(
 
 fn client_error(status: StatusCode, code: &'static str, public: impl Into<String>) -> Error {
     Error::new(Source::Client, status, code, public)
+}
+
+/// The configured way of signing in, its session lifetime, callback path and
+/// the resolvers that map its people to catalog users.
+fn sign_in(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<(SignIn, Duration, String, Vec<ResolverConfig>), String> {
+    let sp = &config.stagepass;
+    if config.auth.guest.is_some() {
+        // The guest page picks a catalog user by name: resolve by that name.
+        let by_name = ResolverConfig {
+            kind: ResolverKind::SubMatchingUserEntityName,
+            allowed_domains: None,
+            allow_without_catalog_user: false,
+        };
+        let callback = format!("/api/auth/{}/handler/frame", sp.provider);
+        return Ok((
+            SignIn::Guest,
+            Duration::from_secs(24 * 3600),
+            callback,
+            vec![by_name],
+        ));
+    }
+    let provider = config.auth.providers.get(&sp.provider).ok_or_else(|| {
+        format!(
+            "stagepass.provider: no auth.providers.{} entry",
+            sp.provider
+        )
+    })?;
+    let oidc = OidcProvider::new(provider, Arc::clone(metrics));
+    oidc.spawn_discovery();
+    Ok((
+        SignIn::Oidc(oidc),
+        provider.session_duration,
+        provider.callback_url.path().to_owned(),
+        provider.resolvers.clone(),
+    ))
 }

@@ -6,7 +6,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::routes::is_navigation;
-use super::{Gate, client_error, now};
+use super::{Gate, SignIn, client_error, now};
 use crate::body::Body;
 use crate::error::Error;
 use crate::proxy::{Injected, Peer};
@@ -33,7 +33,14 @@ impl Gate {
             Ok(live) => live,
             Err(clear) => return self.sign_in_required(&req, clear),
         };
-        let inject = identity_headers(&live.session);
+        let mut inject = identity_headers(&live.session);
+        if let Some(backstage) = &self.backstage {
+            // Phase 3 and 4: a person the catalog no longer knows is refused.
+            let identity = backstage.identify(&live.session).await?;
+            inject
+                .headers
+                .extend(backstage.headers(&identity, &live.session));
+        }
         let mut response = self
             .forwarder
             .forward(req, peer, &self.owned_headers, inject)
@@ -62,7 +69,13 @@ impl Gate {
                 set_cookies: Vec::new(),
             });
         };
-        match self.oidc.refresh(&refresh_token).await {
+        let SignIn::Oidc(oidc) = &self.sign_in else {
+            return Ok(Live {
+                session,
+                set_cookies: Vec::new(),
+            });
+        };
+        match oidc.refresh(&refresh_token).await {
             // OIDC Core 12.2: a refreshed ID token must name the same person.
             Ok(renewed)
                 if renewed

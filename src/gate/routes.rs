@@ -5,6 +5,8 @@ use http::header::{self, HeaderMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
+    /// `GET /.well-known/stagepass/jwks.json`: the keys stagepass signs with.
+    Jwks,
     /// `GET /api/auth/<id>/start`: begin a sign-in.
     Start,
     /// The callback URL's path (default `/api/auth/<id>/handler/frame`).
@@ -16,6 +18,10 @@ pub enum Route {
     /// Everything else: needs a session, then goes to the upstream.
     Protected,
 }
+
+/// Public; not under `/api/auth/` so it never shadows Backstage's own
+/// `/api/auth/.well-known/jwks.json` in front of a Backstage backend.
+pub const JWKS_PATH: &str = "/.well-known/stagepass/jwks.json";
 
 pub struct AuthRoutes {
     prefix: String,
@@ -31,6 +37,9 @@ impl AuthRoutes {
     }
 
     pub fn classify(&self, path: &str) -> Route {
+        if path == JWKS_PATH {
+            return Route::Jwks;
+        }
         if path == self.callback_path {
             return Route::Callback;
         }
@@ -44,6 +53,10 @@ impl AuthRoutes {
 
     pub fn is_own(&self, path: &str) -> bool {
         self.classify(path) != Route::Protected
+    }
+
+    pub fn callback_path(&self) -> &str {
+        &self.callback_path
     }
 
     pub fn start_path(&self) -> String {

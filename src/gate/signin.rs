@@ -6,7 +6,9 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::{Gate, client_error, now, redirect};
+use std::sync::Arc;
+
+use super::{Gate, SignIn, client_error, now, redirect};
 use crate::body::Body;
 use crate::error::Error;
 use crate::oidc::{PendingLogin, SignedIn};
@@ -17,20 +19,35 @@ const MAX_CALLBACK_BODY: usize = 64 * 1024;
 
 impl Gate {
     /// `GET /api/auth/<id>/start?redirectUrl=...`
-    pub(super) fn start<B>(&self, req: &Request<B>) -> Result<Response<Body>, Error> {
+    pub(super) async fn start<B>(&self, req: &Request<B>) -> Result<Response<Body>, Error> {
         let wanted = query_param(req.uri().query(), "redirectUrl");
         let return_to = self.redirects.resolve(wanted.as_deref());
-        self.begin_sign_in(req.headers(), return_to.as_str(), Vec::new())
+        match &self.sign_in {
+            SignIn::Guest => self.guest_page(req.headers(), return_to.as_str()).await,
+            SignIn::Oidc(_) => self.begin_sign_in(req.headers(), return_to.as_str(), Vec::new()),
+        }
     }
 
-    /// Redirects to the IdP, remembering the flow in the login cookie.
+    /// Redirects to the IdP (or the guest page), remembering the flow in the
+    /// login cookie.
     pub(super) fn begin_sign_in(
         &self,
         headers: &http::HeaderMap,
         return_to: &str,
         mut set_cookies: Vec<HeaderValue>,
     ) -> Result<Response<Body>, Error> {
-        let (authorize_url, pending) = self.oidc.begin()?;
+        let oidc = match &self.sign_in {
+            SignIn::Oidc(oidc) => oidc,
+            SignIn::Guest => {
+                let start = format!(
+                    "{}?redirectUrl={}",
+                    self.routes.start_path(),
+                    encode(return_to)
+                );
+                return redirect(&start, set_cookies);
+            }
+        };
+        let (authorize_url, pending) = oidc.begin()?;
         let flow = LoginFlow {
             state: pending.state,
             nonce: pending.nonce,
@@ -55,6 +72,10 @@ impl Gate {
 
     /// The IdP's callback: GET with a query, or POST for `response_mode=form_post`.
     pub(super) async fn callback(&self, req: Request<Incoming>) -> Result<Response<Body>, Error> {
+        let oidc = match &self.sign_in {
+            SignIn::Oidc(oidc) => Arc::clone(oidc),
+            SignIn::Guest => return self.guest_callback(req).await,
+        };
         let (parts, body) = req.into_parts();
         let params = match parts.method {
             Method::GET => parts.uri.query().unwrap_or_default().to_owned(),
@@ -90,15 +111,38 @@ impl Gate {
             nonce: flow.nonce.clone(),
             pkce_verifier: flow.pkce_verifier.clone(),
         };
-        let signed_in = self.oidc.finish(&code, &pending).await.map_err(|e| {
+        let signed_in = oidc.finish(&code, &pending).await.map_err(|e| {
             e.with_header(http::header::SET_COOKIE, login_cookie.clone())
                 .with_action("Try signing in again", retry.clone())
         })?;
         let session = self.new_session(signed_in)?;
-        let mut cookies = self.session_cookies(&parts.headers, &session)?;
+        self.complete_sign_in(&parts.headers, session, login_cookie, &flow.return_to)
+            .await
+    }
+
+    /// Checks that the person exists in the catalog (when there is one), then
+    /// stores the session and sends the browser back where it started. A
+    /// person the catalog does not know gets a page saying so, and no
+    /// session: signing in again cannot loop.
+    pub(super) async fn complete_sign_in(
+        &self,
+        headers: &http::HeaderMap,
+        session: Session,
+        login_cookie: HeaderValue,
+        return_to: &str,
+    ) -> Result<Response<Body>, Error> {
+        if let Some(backstage) = &self.backstage {
+            let identity = backstage
+                .identify(&session)
+                .await
+                .map_err(|e| e.with_header(http::header::SET_COOKIE, login_cookie.clone()))?;
+            tracing::info!(subject = %session.subject, user = %identity.user_entity_ref, "signed in");
+        } else {
+            tracing::info!(subject = %session.subject, "signed in");
+        }
+        let mut cookies = self.session_cookies(headers, &session)?;
         cookies.push(login_cookie);
-        let target = self.redirects.resolve(Some(&flow.return_to));
-        tracing::info!(subject = %session.subject, "signed in");
+        let target = self.redirects.resolve(Some(return_to));
         redirect(target.as_str(), cookies)
     }
 
@@ -114,7 +158,7 @@ impl Gate {
             picture: signed_in.picture,
             preferred_username: signed_in.preferred_username,
             groups: signed_in.groups,
-            expires_at: now + self.provider.session_duration.as_secs(),
+            expires_at: now + self.session_duration.as_secs(),
             access_token_expires_at: signed_in.access_expires_at,
             refresh_token: signed_in.refresh_token,
             id_token: signed_in.id_token,
@@ -169,7 +213,7 @@ fn idp_refused(error: &str, description: Option<String>) -> Error {
     .with_detail(description.unwrap_or_default())
 }
 
-async fn read_form(body: Incoming) -> Result<String, Error> {
+pub(super) async fn read_form(body: Incoming) -> Result<String, Error> {
     let bytes: Bytes = Limited::new(body, MAX_CALLBACK_BODY)
         .collect()
         .await
@@ -194,4 +238,8 @@ pub(super) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
+}
+
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

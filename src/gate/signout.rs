@@ -3,7 +3,7 @@
 use http::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-use super::{Gate, client_error, json, redirect};
+use super::{Gate, SignIn, client_error, json, redirect};
 use crate::body::Body;
 use crate::error::Error;
 
@@ -29,10 +29,11 @@ impl Gate {
                     .read_session(req.headers(), super::now())
                     .and_then(|s| s.id_token);
                 let home = self.redirects.root();
-                let target = self
-                    .oidc
-                    .end_session_url(id_token.as_deref(), &home)
-                    .unwrap_or(home);
+                let target = match &self.sign_in {
+                    SignIn::Oidc(oidc) => oidc.end_session_url(id_token.as_deref(), &home),
+                    SignIn::Guest => None,
+                }
+                .unwrap_or(home);
                 redirect(target.as_str(), clear)
             }
             _ => Err(client_error(
@@ -62,11 +63,7 @@ impl Gate {
                 return Err(err);
             }
         };
-        let s = &live.session;
-        let body = json!({
-            "profile": { "email": s.email, "displayName": s.name, "picture": s.picture },
-            "providerInfo": { "expiresInSeconds": s.expires_at.saturating_sub(super::now()) },
-        });
+        let body = self.refresh_body(&live.session).await?;
         Ok(json(StatusCode::OK, &body, live.set_cookies))
     }
 }

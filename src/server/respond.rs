@@ -6,6 +6,7 @@ use http::{Response, StatusCode};
 
 use crate::body::{self, Body};
 use crate::error::{Error, Source};
+use crate::html::{self, escape};
 
 /// Whether the client is a browser that wants a page rather than JSON.
 pub fn wants_html(headers: &HeaderMap) -> bool {
@@ -78,31 +79,15 @@ fn html_page(err: &Error) -> String {
         Some((label, href)) => format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(label)),
         None => String::new(),
     };
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title}</title>\
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
-code{{background:#eee;padding:0 .3em}}</style></head><body><h1>{title}</h1><p>{message}</p>{action}\
-<p><small>Error <code>{name}</code> (HTTP {code}) from stagepass.</small></p></body></html>",
-        code = err.status.as_u16(),
+    let body = format!(
+        "<h1>{title}</h1><p>{message}</p>{action}\
+<p><small>Error <code>{name}</code> (HTTP {code}) from stagepass.</small></p>",
         title = escape(title),
         message = escape(&err.public),
         name = escape(err.code),
-    )
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+        code = err.status.as_u16(),
+    );
+    html::page(&format!("{} {title}", err.status.as_u16()), &body)
 }
 
 #[cfg(test)]

@@ -1,0 +1,129 @@
+//! Phase 3 and 4 of the pipeline: who the signed-in person is in the
+//! catalog, and the Backstage token and assertion that carry it upstream.
+
+use http::header::{HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+use serde_json::json;
+
+use super::{Gate, json, now};
+use crate::body::Body;
+use crate::config::{Config, ResolverConfig};
+use crate::error::Error;
+use crate::identity::{Claims, Identity, IdentityResolver};
+use crate::session::Session;
+use crate::token::TokenIssuer;
+
+pub(super) struct Backstage {
+    resolver: IdentityResolver,
+    tokens: TokenIssuer,
+    token_header: HeaderName,
+    assertion_header: HeaderName,
+    /// `aud` of assertions: the upstream's origin.
+    audience: String,
+}
+
+impl Backstage {
+    /// `None` when no catalog is configured (no resolvers, no guest sign-in):
+    /// then only identity headers go upstream.
+    pub(super) fn build(
+        config: &Config,
+        resolvers: Vec<ResolverConfig>,
+    ) -> Result<Option<Self>, String> {
+        let sp = &config.stagepass;
+        let Some(catalog) = sp.catalog.clone() else {
+            return Ok(None);
+        };
+        let resolver = IdentityResolver::new(resolvers, catalog)
+            .map_err(|e| format!("stagepass.catalog: {e}"))?;
+        let tokens = TokenIssuer::new(config.auth.token.clone())
+            .map_err(|e| format!("auth.keyStore: {e}"))?;
+        Ok(Some(Backstage {
+            resolver,
+            tokens,
+            token_header: sp.backstage_token_header.clone(),
+            assertion_header: sp.assertion_header.clone(),
+            audience: sp.upstream.origin().ascii_serialization(),
+        }))
+    }
+
+    pub(super) async fn identify(&self, session: &Session) -> Result<Identity, Error> {
+        Ok(self.resolver.resolve(&claims(session)).await?)
+    }
+
+    /// The Backstage token (minted once per identity and cached) and the
+    /// assertion, as headers for the upstream.
+    pub(super) fn headers(
+        &self,
+        identity: &Identity,
+        session: &Session,
+    ) -> Vec<(HeaderName, HeaderValue)> {
+        let token = self.tokens.token_for(identity);
+        let assertion =
+            self.tokens
+                .mint_assertion(identity, &claims(session), &self.audience, now());
+        let mut headers = Vec::new();
+        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token)) {
+            headers.push((self.token_header.clone(), value));
+        }
+        if let Ok(value) = HeaderValue::from_str(&assertion) {
+            headers.push((self.assertion_header.clone(), value));
+        }
+        headers
+    }
+
+    pub(super) fn resolver(&self) -> &IdentityResolver {
+        &self.resolver
+    }
+}
+
+/// What the resolvers get to see of a session.
+pub(super) fn claims(session: &Session) -> Claims {
+    Claims {
+        subject: session.subject.clone(),
+        email: session.email.clone(),
+        preferred_username: session.preferred_username.clone(),
+        name: session.name.clone(),
+        picture: session.picture.clone(),
+    }
+}
+
+impl Gate {
+    /// `GET /.well-known/stagepass/jwks.json`: the keys stagepass signs with.
+    pub(super) fn jwks(&self) -> Result<Response<Body>, Error> {
+        let keys = match &self.backstage {
+            Some(b) => b.tokens.jwks(),
+            None => json!({ "keys": [] }),
+        };
+        let mut response = json(StatusCode::OK, &keys, Vec::new());
+        // Apps may cache the key set briefly; rotation adds keys before use.
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        Ok(response)
+    }
+
+    /// The body of `GET /api/auth/<id>/refresh`, in the shape Backstage's
+    /// own auth backend answers, so `ProxiedSignInPage` signs in through it.
+    pub(super) async fn refresh_body(&self, session: &Session) -> Result<serde_json::Value, Error> {
+        let remaining = session.expires_at.saturating_sub(now());
+        let mut body = json!({
+            "profile": { "email": session.email, "displayName": session.name, "picture": session.picture },
+            "providerInfo": { "expiresInSeconds": remaining },
+        });
+        if let Some(backstage) = &self.backstage {
+            let identity = backstage.identify(session).await?;
+            let token = backstage.tokens.token_for(&identity);
+            body["backstageIdentity"] = json!({
+                "token": token.token,
+                "expiresInSeconds": token.expires_at.saturating_sub(now()),
+                "identity": {
+                    "type": "user",
+                    "userEntityRef": identity.user_entity_ref,
+                    "ownershipEntityRefs": identity.ownership_entity_refs,
+                },
+            });
+        }
+        Ok(body)
+    }
+}

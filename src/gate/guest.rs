@@ -1,0 +1,146 @@
+//! Backstage's guest provider: in development, a page lists the catalog's
+//! users and signs you in as the one you pick, with no IdP at all.
+//!
+//! The pick is a POST carrying a one-time state from the login cookie, so a
+//! third-party page cannot sign a browser in as someone else.
+
+use base64::Engine;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::signin::{query_param, read_form};
+use super::{Gate, client_error, now};
+use crate::body::{self, Body};
+use crate::error::Error;
+use crate::html::{self, escape};
+use crate::session::{LoginFlow, Session};
+
+impl Gate {
+    /// The user list, each entry a form that posts to the callback.
+    pub(super) async fn guest_page(
+        &self,
+        headers: &HeaderMap,
+        return_to: &str,
+    ) -> Result<Response<Body>, Error> {
+        let backstage = self
+            .backstage
+            .as_ref()
+            .ok_or_else(|| Error::internal("guest sign-in without a catalog"))?;
+        let users = backstage.resolver().list_users().await?;
+        let state = random_state();
+        let flow = LoginFlow {
+            state: state.clone(),
+            nonce: String::new(),
+            pkce_verifier: String::new(),
+            return_to: return_to.to_owned(),
+            created_at: now(),
+        };
+        let cookie = self
+            .jar()
+            .push_login_flow(headers, flow, now())
+            .map_err(|e| {
+                client_error(
+                    StatusCode::BAD_REQUEST,
+                    "return_url_too_long",
+                    "The page address to return to is too long.",
+                )
+                .with_detail(e)
+            })?;
+        let action = escape(self.routes.callback_path());
+        let mut items = String::new();
+        for user in &users {
+            let label = user.display_name.as_deref().unwrap_or(&user.name);
+            let email = user
+                .email
+                .as_deref()
+                .map(|e| format!(" &lt;{}&gt;", escape(e)))
+                .unwrap_or_default();
+            items.push_str(&format!(
+                "<li><form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"state\" value=\"{state}\">\
+<input type=\"hidden\" name=\"user\" value=\"{name}\"><button type=\"submit\">{label}</button>{email} <code>{entity}</code></form></li>",
+                state = escape(&state),
+                name = escape(&user.name),
+                label = escape(label),
+                entity = escape(&user.entity_ref),
+            ));
+        }
+        if users.is_empty() {
+            items.push_str("<li>The catalog has no User entities.</li>");
+        }
+        let body = format!(
+            "<h1>Development sign-in</h1><p>No identity provider is configured (<code>auth.providers.guest</code>). \
+Sign in as any user of the catalog:</p><ul>{items}</ul>"
+        );
+        let mut response = Response::new(body::full(html::page("Sign in", &body)));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.append(header::SET_COOKIE, cookie);
+        Ok(response)
+    }
+
+    /// The POST from the user list.
+    pub(super) async fn guest_callback(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Response<Body>, Error> {
+        let (parts, incoming) = req.into_parts();
+        if parts.method != http::Method::POST {
+            return Err(client_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Pick a user on the sign-in page.",
+            ));
+        }
+        let form = read_form(incoming).await?;
+        let state = query_param(Some(&form), "state").unwrap_or_default();
+        let (flow, login_cookie) = self.jar().take_login_flow(&parts.headers, &state, now());
+        let Some(flow) = flow else {
+            return Err(client_error(
+                StatusCode::BAD_REQUEST,
+                "sign_in_expired",
+                "This sign-in page expired or was already used.",
+            )
+            .with_header(header::SET_COOKIE, login_cookie)
+            .with_action("Sign in again", self.routes.start_path()));
+        };
+        let wanted = query_param(Some(&form), "user").unwrap_or_default();
+        let backstage = self
+            .backstage
+            .as_ref()
+            .ok_or_else(|| Error::internal("guest sign-in without a catalog"))?;
+        let users = backstage.resolver().list_users().await?;
+        let Some(user) = users.into_iter().find(|u| u.name == wanted) else {
+            return Err(client_error(
+                StatusCode::BAD_REQUEST,
+                "unknown_user",
+                "That user is not in the catalog.",
+            )
+            .with_header(header::SET_COOKIE, login_cookie));
+        };
+        let session = Session {
+            subject: user.name,
+            email: user.email,
+            name: user.display_name,
+            picture: user.picture,
+            preferred_username: None,
+            groups: Vec::new(),
+            expires_at: now() + self.session_duration.as_secs(),
+            access_token_expires_at: None,
+            refresh_token: None,
+            id_token: None,
+            issued_at: now(),
+        };
+        self.complete_sign_in(&parts.headers, session, login_cookie, &flow.return_to)
+            .await
+    }
+}
+
+fn random_state() -> String {
+    let bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
