@@ -101,6 +101,16 @@ impl From<ResolveError> for Error {
                 "stagepass's identity configuration is broken.",
             ),
         };
+        // The person may see what was looked up about themselves: it tells
+        // them (and the administrator they forward it to) what to fix.
+        let public = match &err {
+            ResolveError::NotFound { tried } => format!(
+                "{public} What was looked up: {}. An administrator fixes this by adding a matching User entity to the catalog.",
+                tried.join("; ")
+            ),
+            ResolveError::Refused(why) => format!("{public} ({why})"),
+            _ => public.to_owned(),
+        };
         Error::new(source, status, code, public).with_detail(err)
     }
 }

@@ -1,0 +1,232 @@
+//! After sign-in, people are resolved against the catalog and the upstream
+//! receives a Backstage identity token and an assertion it can verify.
+
+mod support;
+
+use bytes::Bytes;
+use stagepass::config::{CatalogConfig, CatalogSource, ResolverConfig, ResolverKind};
+use support::agent::{Agent, location};
+use support::world::{SP_HOST, World, WorldOptions, world_with};
+use support::*;
+
+const CATALOG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/backstage/catalog.yaml"
+);
+
+async fn catalog_world() -> World {
+    world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = vec![ResolverConfig {
+            kind: ResolverKind::EmailMatchingUserEntityProfileEmail,
+            allowed_domains: None,
+            allow_without_catalog_user: false,
+        }];
+    })
+    .await
+}
+
+#[tokio::test]
+async fn upstream_gets_a_backstage_token_it_can_verify() {
+    let w = catalog_world().await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let reply = agent
+        .request(
+            "GET",
+            &w.url("/api/catalog/x"),
+            &[
+                ("accept", "application/json"),
+                ("authorization", "Bearer forged"),
+            ],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let seen = w.up.controls.last();
+    let bearer = seen.header("authorization").expect("token injected");
+    let token = bearer.strip_prefix("Bearer ").expect("bearer");
+    assert_ne!(token, "forged", "the client's Authorization is replaced");
+    let (header, claims) = jwt::decode(token);
+    assert_eq!(header["alg"], "ES256");
+    assert!(
+        header.get("typ").is_none(),
+        "Backstage refuses typ: JWT with permissions on: {header}"
+    );
+    assert_eq!(claims["sub"], "user:default/alice");
+    assert_eq!(claims["aud"], "backstage");
+    assert_eq!(
+        claims["ent"],
+        serde_json::json!(["user:default/alice", "group:default/team-a"])
+    );
+    let jwks = get(w.url("/.well-known/stagepass/jwks.json").as_str())
+        .await
+        .json();
+    assert!(
+        jwt::verify_es256(token, &jwks),
+        "token verifies with the published JWKS"
+    );
+
+    let assertion = seen
+        .header("x-stagepass-assertion")
+        .expect("assertion injected");
+    let (_, asserted) = jwt::decode(assertion);
+    assert_eq!(asserted["sub"], "user:default/alice");
+    assert_eq!(asserted["email"], "alice@example.com");
+    assert_eq!(asserted["aud"], w.up.url().origin().ascii_serialization());
+    assert!(jwt::verify_es256(assertion, &jwks));
+}
+
+#[tokio::test]
+async fn the_token_is_minted_once_per_session_not_per_request() {
+    let w = catalog_world().await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        agent
+            .request(
+                "GET",
+                &w.url("/x"),
+                &[("accept", "application/json")],
+                Bytes::new(),
+            )
+            .await;
+        tokens.push(
+            w.up.controls
+                .last()
+                .header("authorization")
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert!(
+        tokens.windows(2).all(|pair| pair[0] == pair[1]),
+        "same cached token"
+    );
+}
+
+#[tokio::test]
+async fn a_person_missing_from_the_catalog_gets_403_and_no_session() {
+    let w = catalog_world().await;
+    let mut agent = Agent::new();
+    let reply = w.sign_in(&mut agent, "/", "mallory").await;
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    let text = reply.text();
+    assert!(
+        text.contains("mallory@example.com") && text.contains("catalog"),
+        "says why: {text}"
+    );
+    assert!(
+        agent.cookie(SP_HOST, "stagepass").is_none(),
+        "no session, so no redirect loop"
+    );
+    assert_eq!(w.up.controls.count(), 0);
+}
+
+#[tokio::test]
+async fn refresh_answers_like_backstage_for_proxied_sign_in() {
+    let w = catalog_world().await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let reply = agent
+        .request(
+            "GET",
+            &w.url("/api/auth/test/refresh"),
+            &[("x-requested-with", "XMLHttpRequest")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let body = reply.json();
+    assert_eq!(body["profile"]["email"], "alice@example.com");
+    assert!(
+        body["profile"]["displayName"].is_string(),
+        "the IdP's name claim"
+    );
+    let identity = &body["backstageIdentity"];
+    assert_eq!(identity["identity"]["type"], "user");
+    assert_eq!(identity["identity"]["userEntityRef"], "user:default/alice");
+    assert_eq!(
+        identity["identity"]["ownershipEntityRefs"],
+        serde_json::json!(["user:default/alice", "group:default/team-a"])
+    );
+    let expires = identity["expiresInSeconds"].as_u64().unwrap();
+    assert!(expires > 3000 && expires <= 3600, "{expires}");
+    let (_, claims) = jwt::decode(identity["token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "user:default/alice");
+}
+
+#[tokio::test]
+async fn guest_sign_in_lists_catalog_users_and_signs_in_as_one() {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.provider = "guest".into();
+    cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+    cfg.auth.guest = Some(stagepass::config::GuestConfig {
+        allow_outside_development: false,
+    });
+    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base: url::Url = format!("http://{}", public.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    cfg.stagepass.public_url = base.clone();
+    let sp = start_on(public, cfg).await;
+    assert_eq!(
+        get(&sp.admin_url("/readyz")).await.status,
+        200,
+        "no IdP to wait for"
+    );
+
+    let mut agent = Agent::new();
+    let first = agent.get(&base.join("/docs?page=2").unwrap()).await;
+    assert_eq!(first.status, 302);
+    let start = location(&base, &first.headers).unwrap();
+    let page = agent.get(&start).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("Alice Example") && html.contains("Bob Example"),
+        "{html}"
+    );
+    let state = html
+        .split("name=\"state\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let callback = base.join("/api/auth/guest/handler/frame").unwrap();
+    let forged = agent
+        .post_form(&callback, &[("state", "forged"), ("user", "alice")])
+        .await;
+    assert_eq!(
+        forged.status, 400,
+        "a pick without the page's state is refused"
+    );
+    let done = agent
+        .post_form(&callback, &[("state", &state), ("user", "bob")])
+        .await;
+    assert_eq!(done.status, 302, "{}", done.text());
+    assert_eq!(
+        location(&base, &done.headers).unwrap(),
+        base.join("/docs?page=2").unwrap()
+    );
+    agent
+        .request(
+            "GET",
+            &base.join("/docs?page=2").unwrap(),
+            &[("accept", "text/html")],
+            Bytes::new(),
+        )
+        .await;
+    let seen = up.controls.last();
+    let (_, claims) = jwt::decode(
+        seen.header("authorization")
+            .unwrap()
+            .strip_prefix("Bearer ")
+            .unwrap(),
+    );
+    assert_eq!(claims["sub"], "user:default/bob");
+}
