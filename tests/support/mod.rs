@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod backstage;
 pub mod jwt;
 pub mod op;
 pub mod upstream;

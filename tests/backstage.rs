@@ -1,0 +1,133 @@
+//! End to end with a real Backstage backend: a person signed in at the real
+//! OpenID Provider reads the catalog through stagepass as themselves, with
+//! permissions off and on.
+
+mod support;
+
+use bytes::Bytes;
+use serde_json::json;
+use stagepass::config::*;
+use support::agent::Agent;
+use support::backstage::{self, KEY_ID};
+use support::world::{SP_HOST, World, WorldOptions, world_with};
+use support::*;
+
+async fn world_in_front_of(bs: &backstage::Backstage, keys: &backstage::KeyFiles) -> World {
+    let catalog_api = bs.base_url.join("/api/catalog").unwrap();
+    let token = bs.token.clone();
+    let (public, private) = (keys.public.clone(), keys.private.clone());
+    let upstream = bs.base_url.clone();
+    world_with(WorldOptions::default(), move |cfg| {
+        cfg.stagepass.upstream = upstream;
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::Api {
+            url: catalog_api,
+            token: Some(Secret::new(token)),
+            timeout: std::time::Duration::from_secs(10),
+        }));
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = vec![ResolverConfig {
+            kind: ResolverKind::EmailMatchingUserEntityProfileEmail,
+            allowed_domains: None,
+            allow_without_catalog_user: false,
+        }];
+        cfg.auth.token.key_store = Some(KeyStoreConfig {
+            keys: vec![StaticKey {
+                public_key_file: public,
+                private_key_file: private,
+                key_id: KEY_ID.into(),
+                algorithm: Algorithm::ES256,
+            }],
+        });
+    })
+    .await
+}
+
+async fn signed_in_user_reads_the_catalog_as_themselves(permissions: bool) {
+    let keys = backstage::key_files();
+    let bs = backstage::start(&keys, permissions).await;
+    let w = world_in_front_of(&bs, &keys).await;
+    let mut agent = Agent::new();
+    let done = w.sign_in(&mut agent, "/catalog", "alice").await;
+    assert_eq!(done.status, 302, "{}", done.text());
+
+    let json_accept = [("accept", "application/json")];
+    let entity = agent
+        .request(
+            "GET",
+            &w.url("/api/catalog/entities/by-name/user/default/alice"),
+            &json_accept,
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(
+        entity.status,
+        200,
+        "permissions {permissions}: {}",
+        entity.text()
+    );
+    assert_eq!(entity.json()["metadata"]["name"], "alice");
+
+    // Backstage's own view of the caller: a user principal with our ownership refs.
+    let who = agent
+        .request(
+            "POST",
+            &w.url("/api/auth/.backstage/actions/v1/actions/auth:who-am-i/invoke"),
+            &[
+                ("accept", "application/json"),
+                ("content-type", "application/json"),
+            ],
+            Bytes::from_static(b"{}"),
+        )
+        .await;
+    assert_eq!(who.status, 200, "{}", who.text());
+    let info = &who.json()["output"]["userInfo"];
+    assert_eq!(
+        info["userEntityRef"],
+        "user:default/alice",
+        "{}",
+        who.text()
+    );
+    assert_eq!(
+        info["ownershipEntityRefs"],
+        json!(["user:default/alice", "group:default/team-a"])
+    );
+
+    // The token from /refresh (what a Backstage frontend would use) works on Backstage directly.
+    let refresh = agent
+        .request(
+            "GET",
+            &w.url("/api/auth/test/refresh"),
+            &[("x-requested-with", "XMLHttpRequest")],
+            Bytes::new(),
+        )
+        .await;
+    let token = refresh.json()["backstageIdentity"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let direct = http::Request::get(
+        bs.base_url
+            .join("/api/catalog/entities/by-name/user/default/bob")
+            .unwrap()
+            .as_str(),
+    )
+    .header("authorization", format!("Bearer {token}"))
+    .body(Default::default())
+    .unwrap();
+    assert_eq!(send(&client(), direct).await.status, 200);
+
+    // Someone the catalog does not know never reaches Backstage.
+    let mut stranger = Agent::new();
+    let refused = w.sign_in(&mut stranger, "/catalog", "mallory").await;
+    assert_eq!(refused.status, 403);
+    assert!(stranger.cookie(SP_HOST, "stagepass").is_none());
+}
+
+#[tokio::test]
+async fn real_backstage_accepts_the_token_with_permissions_off() {
+    signed_in_user_reads_the_catalog_as_themselves(false).await;
+}
+
+#[tokio::test]
+async fn real_backstage_accepts_the_token_with_permissions_on() {
+    signed_in_user_reads_the_catalog_as_themselves(true).await;
+}

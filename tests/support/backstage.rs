@@ -1,0 +1,109 @@
+//! A real Backstage backend (npm `@backstage/*`, pinned in
+//! tests/support/backstage/package.json) with auth, catalog and permission
+//! plugins, trusting a key-store key the test also gives stagepass.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use url::Url;
+
+pub const CATALOG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/backstage/catalog.yaml"
+);
+pub const KEY_ID: &str = "stagepass-test-key";
+
+pub struct Backstage {
+    pub base_url: Url,
+    /// A `backend.auth.externalAccess` static token.
+    pub token: String,
+    _child: Child,
+}
+
+/// An ES256 key pair in Backstage's key-store format (SPKI and PKCS#8 PEM).
+pub struct KeyFiles {
+    pub public: PathBuf,
+    pub private: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub fn key_files() -> KeyFiles {
+    let dir = tempfile::tempdir().unwrap();
+    let (public, private) = (
+        dir.path().join("public.pem"),
+        dir.path().join("private.pem"),
+    );
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let private_s = private.to_str().unwrap();
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        private_s,
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        private_s,
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    KeyFiles {
+        public,
+        private,
+        _dir: dir,
+    }
+}
+
+pub async fn start(keys: &KeyFiles, permissions: bool) -> Backstage {
+    super::op::require_installed("tests/support/backstage");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Backstage cannot listen on port 0; a port just released is free enough.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new("node")
+        .arg(root.join("tests/support/backstage/backend.js"))
+        .args(["--port", &port.to_string()])
+        .args(["--permissions", if permissions { "on" } else { "off" }])
+        .args(["--catalog", CATALOG])
+        .arg("--public-key")
+        .arg(&keys.public)
+        .arg("--private-key")
+        .arg(&keys.private)
+        .args(["--key-id", KEY_ID])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(ready) = line.strip_prefix("READY ") {
+            let ready: Value = serde_json::from_str(ready).unwrap();
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Backstage {
+                base_url: ready["baseUrl"].as_str().unwrap().parse().unwrap(),
+                token: ready["token"].as_str().unwrap().to_owned(),
+                _child: child,
+            };
+        }
+    }
+    panic!("the Backstage backend exited before it was ready");
+}
