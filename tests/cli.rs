@@ -201,3 +201,58 @@ fn sigterm_stops_the_process_with_status_0() {
             .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
     }
 }
+
+#[test]
+fn the_quickstart_config_is_valid() {
+    let quickstart = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/quickstart/stagepass.yaml"
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--config", quickstart])
+        .env("SESSION_SECRET", "a-session-secret-that-is-long-enough-123")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("quickstart/catalog.yaml"),
+        "catalog path resolved against the config file"
+    );
+}
+
+#[test]
+fn guest_sign_in_is_refused_outside_development() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        &dir,
+        "guest.yaml",
+        r#"
+stagepass:
+  publicUrl: https://portal.example.com
+  upstream: http://127.0.0.1:9
+  provider: guest
+auth:
+  environment: production
+  session:
+    secret: a-session-secret-that-is-long-enough-123
+  providers:
+    guest: {}
+"#,
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dangerouslyAllowOutsideDevelopment"),
+        "{stderr}"
+    );
+}
