@@ -24,11 +24,7 @@ async fn world_in_front_of(bs: &backstage::Backstage, keys: &backstage::KeyFiles
             token: Some(Secret::new(token)),
             timeout: std::time::Duration::from_secs(10),
         }));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = vec![ResolverConfig {
-            kind: ResolverKind::EmailMatchingUserEntityProfileEmail,
-            allowed_domains: None,
-            allow_without_catalog_user: false,
-        }];
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
         cfg.auth.token.key_store = Some(KeyStoreConfig {
             keys: vec![StaticKey {
                 public_key_file: public,

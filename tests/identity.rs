@@ -4,7 +4,7 @@
 mod support;
 
 use bytes::Bytes;
-use stagepass::config::{CatalogConfig, CatalogSource, ResolverConfig, ResolverKind};
+use stagepass::config::{CatalogConfig, CatalogSource};
 use support::agent::{Agent, location};
 use support::world::{SP_HOST, World, WorldOptions, world_with};
 use support::*;
@@ -17,11 +17,7 @@ const CATALOG: &str = concat!(
 async fn catalog_world() -> World {
     world_with(WorldOptions::default(), |cfg| {
         cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = vec![ResolverConfig {
-            kind: ResolverKind::EmailMatchingUserEntityProfileEmail,
-            allowed_domains: None,
-            allow_without_catalog_user: false,
-        }];
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
     })
     .await
 }

@@ -14,7 +14,8 @@ use super::{Gate, client_error, now};
 use crate::body::{self, Body};
 use crate::error::Error;
 use crate::html::{self, escape};
-use crate::session::{LoginFlow, Session};
+use crate::oidc::PendingLogin;
+use crate::session::Session;
 
 impl Gate {
     /// The user list, each entry a form that posts to the callback.
@@ -29,24 +30,13 @@ impl Gate {
             .ok_or_else(|| Error::internal("guest sign-in without a catalog"))?;
         let users = backstage.resolver().list_users().await?;
         let state = random_state();
-        let flow = LoginFlow {
+        // Only the state matters here: there is no IdP to send a nonce or verifier to.
+        let pending = PendingLogin {
             state: state.clone(),
             nonce: String::new(),
             pkce_verifier: String::new(),
-            return_to: return_to.to_owned(),
-            created_at: now(),
         };
-        let cookie = self
-            .jar()
-            .push_login_flow(headers, flow, now())
-            .map_err(|e| {
-                client_error(
-                    StatusCode::BAD_REQUEST,
-                    "return_url_too_long",
-                    "The page address to return to is too long.",
-                )
-                .with_detail(e)
-            })?;
+        let cookie = self.remember_flow(headers, pending, return_to)?;
         let action = escape(self.routes.callback_path());
         let mut items = String::new();
         for user in &users {

@@ -48,6 +48,18 @@ impl Gate {
             }
         };
         let (authorize_url, pending) = oidc.begin()?;
+        let cookie = self.remember_flow(headers, pending, return_to)?;
+        set_cookies.push(cookie);
+        redirect(authorize_url.as_str(), set_cookies)
+    }
+
+    /// The `Set-Cookie` value adding a pending sign-in to the login cookie.
+    pub(super) fn remember_flow(
+        &self,
+        headers: &http::HeaderMap,
+        pending: PendingLogin,
+        return_to: &str,
+    ) -> Result<HeaderValue, Error> {
         let flow = LoginFlow {
             state: pending.state,
             nonce: pending.nonce,
@@ -55,8 +67,7 @@ impl Gate {
             return_to: return_to.to_owned(),
             created_at: now(),
         };
-        let cookie = self
-            .jar()
+        self.jar()
             .push_login_flow(headers, flow, now())
             .map_err(|e| {
                 client_error(
@@ -65,9 +76,7 @@ impl Gate {
                     "The page address to return to is too long.",
                 )
                 .with_detail(e)
-            })?;
-        set_cookies.push(cookie);
-        redirect(authorize_url.as_str(), set_cookies)
+            })
     }
 
     /// The IdP's callback: GET with a query, or POST for `response_mode=form_post`.

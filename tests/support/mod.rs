@@ -241,3 +241,12 @@ pub fn session_cookie(session: &stagepass::session::Session) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// `signIn.resolvers: [{resolver: emailMatchingUserEntityProfileEmail}]`
+pub fn email_resolver() -> Vec<ResolverConfig> {
+    vec![ResolverConfig {
+        kind: ResolverKind::EmailMatchingUserEntityProfileEmail,
+        allowed_domains: None,
+        allow_without_catalog_user: false,
+    }]
+}
