@@ -12,10 +12,18 @@
 //! - [`gate`]: the per-request pipeline (session → refresh → identity →
 //!   token → proxy). Composes the domain modules.
 //! - Domain modules, which use only the bottom layer:
+//!   - [`session`]: seal/open cookies (AES-GCM, HKDF, rotation), chunking,
+//!     the login-flow cookie.
+//!   - [`oidc`]: discovery and JWKS, authorize redirect, code exchange,
+//!     refresh, ID-token checks.
+//!   - [`identity`]: Backstage's sign-in resolvers and catalog sources, cached.
+//!   - [`token`]: signing keys, the Backstage token, assertions, JWKS.
 //!   - [`proxy`]: forwarding, hop-by-hop and identity-header hygiene.
 //! - Bottom layer: [`config`] (load, merge, substitute, validate),
 //!   [`error`] (errors tagged by source), [`metrics`], [`body`],
-//!   [`http_client`] (outbound HTTP shared by the domain modules), [`html`].
+//!   [`http_client`] (outbound HTTP shared by the domain modules), [`html`],
+//!   [`principal`] (the `Claims` and `Identity` types shared by `identity`
+//!   and `token`).
 //!
 //! No domain module imports `gate` or `server`.
 
@@ -30,6 +38,7 @@ pub mod http_client;
 pub mod identity;
 pub mod metrics;
 pub mod oidc;
+pub mod principal;
 pub mod proxy;
 pub mod server;
 pub mod session;

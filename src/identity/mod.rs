@@ -24,27 +24,7 @@ use crate::http_client::ApiClient;
 use cache::{IdentityCache, cache_key};
 use catalog::{ApiCatalog, Catalog, FileCatalog};
 
-/// The signed-in person's claims, from the ID token or userinfo.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Claims {
-    pub subject: String,
-    pub email: Option<String>,
-    pub preferred_username: Option<String>,
-    pub name: Option<String>,
-    pub picture: Option<String>,
-}
-
-/// A resolved Backstage identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// e.g. `user:default/alice`, lower-cased as Backstage does.
-    pub user_entity_ref: String,
-    /// The user ref, then the groups it is a direct member of.
-    pub ownership_entity_refs: Vec<String>,
-    pub display_name: Option<String>,
-    pub email: Option<String>,
-    pub picture: Option<String>,
-}
+pub use crate::principal::{Claims, Identity};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {

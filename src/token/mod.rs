@@ -26,7 +26,7 @@ pub use crate::config::{
     parse_token_expiration,
 };
 
-use crate::identity::{Claims, Identity};
+use crate::principal::{Claims, Identity};
 use jwt::{AssertionClaims, BACKSTAGE_AUDIENCE, BackstageClaims};
 use keys::SigningKey;
 
