@@ -212,3 +212,19 @@ async fn browser_without_session_gets_503_page_while_idp_is_down() {
     );
     assert_eq!(up.controls.count(), 0);
 }
+
+#[tokio::test]
+async fn expired_session_means_no_session() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    let mut session = test_session();
+    session.issued_at = now() - 7200;
+    session.expires_at = now() - 1;
+    let req = anonymous("GET", &sp.url("/x"))
+        .header("cookie", session_cookie(&session))
+        .header("accept", "application/json")
+        .body(Full::default())
+        .unwrap();
+    assert_eq!(send(&client(), req).await.status, 401);
+    assert_eq!(up.controls.count(), 0);
+}

@@ -214,3 +214,28 @@ async fn idp_outage_gives_503_not_a_redirect_loop() {
     );
     assert!(agent.cookie(SP_HOST, "stagepass").is_none());
 }
+
+#[tokio::test]
+async fn form_post_callback_signs_in_too() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let first = agent.get(&w.url("/reports?y=2026")).await;
+    let authorize = location(&w.url("/"), &first.headers).unwrap();
+    let callback = w.log_in_at_idp(&mut agent, &authorize, "alice").await;
+    // What an IdP answering with response_mode=form_post sends: the same
+    // parameters as a POST body to the callback URL.
+    let fields: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut target = callback.clone();
+    target.set_query(None);
+    let done = agent.post_form(&target, &fields).await;
+    assert_eq!(done.status, 302, "{}", done.text());
+    assert_eq!(
+        location(&w.url("/"), &done.headers).unwrap(),
+        w.url("/reports?y=2026")
+    );
+    assert!(agent.cookie(SP_HOST, "stagepass").is_some());
+}
