@@ -23,6 +23,15 @@ pub(super) struct Live {
     pub set_cookies: Vec<HeaderValue>,
 }
 
+impl Live {
+    fn unchanged(session: Session) -> Self {
+        Live {
+            session,
+            set_cookies: Vec::new(),
+        }
+    }
+}
+
 impl Gate {
     pub(super) async fn protect(
         &self,
@@ -58,22 +67,13 @@ impl Gate {
             return Err(self.stale_cookies(headers));
         };
         if !refresh_due(&session) {
-            return Ok(Live {
-                session,
-                set_cookies: Vec::new(),
-            });
+            return Ok(Live::unchanged(session));
         }
         let Some(refresh_token) = session.refresh_token.clone() else {
-            return Ok(Live {
-                session,
-                set_cookies: Vec::new(),
-            });
+            return Ok(Live::unchanged(session));
         };
         let SignIn::Oidc(oidc) = &self.sign_in else {
-            return Ok(Live {
-                session,
-                set_cookies: Vec::new(),
-            });
+            return Ok(Live::unchanged(session));
         };
         match oidc.refresh(&refresh_token).await {
             // OIDC Core 12.2: a refreshed ID token must name the same person.
@@ -84,7 +84,7 @@ impl Gate {
                     .is_some_and(|sub| *sub != session.subject) =>
             {
                 tracing::warn!(subject = %session.subject, "refreshed ID token names another subject; session ended");
-                Err(self.jar().clear_all(headers))
+                Err(self.session_deletions(headers))
             }
             Ok(renewed) => {
                 let session = Session {
@@ -111,7 +111,7 @@ impl Gate {
             }
             Err(err) => {
                 tracing::info!(subject = %session.subject, reason = %err, "refresh failed; session ended");
-                Err(self.jar().clear_all(headers))
+                Err(self.session_deletions(headers))
             }
         }
     }
@@ -163,10 +163,16 @@ impl Gate {
                         rest.starts_with('_') && rest[1..].bytes().all(|b| b.is_ascii_digit())
                     })
         });
-        if !carries_session {
-            return Vec::new();
+        if carries_session {
+            self.session_deletions(headers)
+        } else {
+            Vec::new()
         }
-        // Keep the login cookie: other tabs may be signing in right now.
+    }
+
+    /// Deletions for the session cookies the request carried. The login
+    /// cookie stays: other tabs may be signing in right now.
+    fn session_deletions(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
         let login = format!("{}_login=", self.cookies.prefix());
         let mut deletions = self.jar().clear_all(headers);
         deletions.retain(|cookie| !cookie.as_bytes().starts_with(login.as_bytes()));
