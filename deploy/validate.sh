@@ -154,7 +154,7 @@ for path in sys.argv[2:]:
 PY
   # Stand-in values for every ${VAR} the example configs use.
   export SESSION_SECRET=validate-only-0123456789abcdef0123456789abcdef SESSION_SECRET_PREVIOUS=validate-only-fedcba9876543210fedcba9876543210
-  export AUTH_MY_CLIENT_ID=id AUTH_MY_CLIENT_SECRET=secret AUTH_CORPORATE_CLIENT_ID=id AUTH_CORPORATE_CLIENT_SECRET=secret
+  export CATALOG_TOKEN=validate-only-catalog-token AUTH_MY_CLIENT_ID=id AUTH_MY_CLIENT_SECRET=secret AUTH_CORPORATE_CLIENT_ID=id AUTH_CORPORATE_CLIENT_SECRET=secret
   export STAGEPASS_PUBLIC_URL=http://localhost:7000 AUTH_MY_METADATA_URL=https://idp.example.com/.well-known/openid-configuration
   for config in deploy/kubernetes/stagepass.yaml deploy/compose/stagepass.yaml "$work"/config-*.yaml; do
     # This one names TLS files that exist only inside the pod (a mounted Secret).

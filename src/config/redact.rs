@@ -13,9 +13,17 @@ const SECRET_PARTS: &[&str] = &["secret", "password", "passwd", "credential", "p
 /// Only as an ending, so `tokenSignedResponseAlg` and `keyFile` stay visible.
 const SECRET_ENDINGS: &[&str] = &["token", "tokens", "key", "keys", "passphrase", "pwd"];
 
+/// Names that match an ending above but hold no secret: Backstage's
+/// `auth.keyStore.static.keys` is a list of key *files* (the private key's
+/// path is still masked through `privatekey`).
+const NOT_SECRET: &[&str] = &["keys"];
+
 /// Whether values under a key named `key` must never be shown.
 pub(super) fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
+    if NOT_SECRET.contains(&key.as_str()) {
+        return false;
+    }
     SECRET_PARTS.iter().any(|part| key.contains(part))
         || SECRET_ENDINGS.iter().any(|ending| key.ends_with(ending))
 }
