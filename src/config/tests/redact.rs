@@ -16,7 +16,6 @@ fn secret_key_names_are_recognised_generously() {
         "dbPassword",
         "privateKey",
         "apiKey",
-        "keys",
         "credentials",
         "passphrase",
     ] {
@@ -28,6 +27,8 @@ fn secret_key_names_are_recognised_generously() {
         "tokenEndpointAuthMethod",
         "keyFile",
         "certFile",
+        "keys",
+        "publicKeyFile",
         "clientId",
         "publicUrl",
     ] {
@@ -46,7 +47,7 @@ fn redact_masks_secret_values_anywhere_in_the_tree() {
     assert_eq!(
         redact(&tree),
         json!({
-            "backend": {"auth": {"keys": "***"}, "database": {"connection": {"password": "***", "host": "db"}}},
+            "backend": {"auth": {"keys": [{"secret": "***"}]}, "database": {"connection": {"password": "***", "host": "db"}}},
             "integrations": {"github": [{"host": "github.com", "token": "***"}]},
             "empty": {"token": null},
             "db": "postgres://user:***@db:5432/x",
