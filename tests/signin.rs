@@ -150,7 +150,7 @@ async fn refresh_renews_tokens_once_for_concurrent_requests() {
 }
 
 #[tokio::test]
-async fn failed_refresh_ends_the_session() {
+async fn refused_refresh_ends_the_session() {
     let w = world(WorldOptions {
         access_token_ttl: 30,
         ..Default::default()
@@ -158,7 +158,7 @@ async fn failed_refresh_ends_the_session() {
     .await;
     let mut agent = Agent::new();
     w.sign_in(&mut agent, "/", "alice").await;
-    w.op.set_down(true).await;
+    w.op.misbehave("refresh-invalid-grant").await;
     let reply = agent
         .request(
             "GET",
@@ -173,6 +173,48 @@ async fn failed_refresh_ends_the_session() {
         "session cookie deleted"
     );
     assert_eq!(w.up.controls.count(), 0);
+}
+
+#[tokio::test]
+async fn idp_outage_during_refresh_keeps_the_session() {
+    let w = world(WorldOptions {
+        access_token_ttl: 30,
+        ..Default::default()
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    w.op.set_down(true).await;
+    let during = agent
+        .request(
+            "GET",
+            &w.url("/api/x"),
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(
+        during.status, 200,
+        "signed-in people keep working through an IdP outage"
+    );
+    assert!(agent.cookie(SP_HOST, "stagepass").is_some());
+    w.op.set_down(false).await;
+    let before = w.op.stats().await["token"].as_u64().unwrap();
+    let after_outage = agent
+        .request(
+            "GET",
+            &w.url("/api/x"),
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(after_outage.status, 200);
+    let after = w.op.stats().await["token"].as_u64().unwrap();
+    assert_eq!(
+        after - before,
+        1,
+        "the failed refresh was not cached: it is retried"
+    );
 }
 
 #[tokio::test]

@@ -44,6 +44,9 @@ pub struct Gate {
     routes: AuthRoutes,
     /// Headers stagepass owns and injects, stripped from every client request.
     owned_headers: Vec<HeaderName>,
+    /// Most bytes of session cookies written: three quarters of
+    /// `maxRequestHeaderBytes`, leaving room for the request's other headers.
+    max_session_bytes: usize,
 }
 
 /// How people sign in.
@@ -83,6 +86,7 @@ impl Gate {
                 sp.allowed_redirect_origins.clone(),
             ),
             owned_headers,
+            max_session_bytes: sp.max_request_header_bytes / 4 * 3,
         })
     }
 

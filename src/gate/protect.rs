@@ -43,9 +43,20 @@ impl Gate {
             Err(clear) => return self.sign_in_required(&req, clear),
         };
         let mut inject = identity_headers(&live.session);
+        // A refreshed session must reach the browser even when the request
+        // fails: with refresh-token rotation the old cookie is now useless.
+        let keep_refreshed = |mut err: Error| {
+            for cookie in &live.set_cookies {
+                err = err.with_header(header::SET_COOKIE, cookie.clone());
+            }
+            err
+        };
         if let Some(backstage) = &self.backstage {
             // Phase 3 and 4: a person the catalog no longer knows is refused.
-            let identity = backstage.identify(&live.session).await?;
+            let identity = backstage
+                .identify(&live.session)
+                .await
+                .map_err(keep_refreshed)?;
             inject
                 .headers
                 .extend(backstage.headers(&identity, &live.session));
@@ -53,7 +64,8 @@ impl Gate {
         let mut response = self
             .forwarder
             .forward(req, peer, &self.owned_headers, inject)
-            .await?;
+            .await
+            .map_err(keep_refreshed)?;
         for cookie in live.set_cookies {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
@@ -103,11 +115,25 @@ impl Gate {
                     issued_at: now(),
                     ..session
                 };
-                let set_cookies = self.session_cookies(headers, &session).unwrap_or_default();
+                let set_cookies = match self.session_cookies(headers, &session) {
+                    Ok(cookies) => cookies,
+                    Err(err) => {
+                        // The renewed session no longer fits in a cookie: end it
+                        // rather than keep a refresh token the IdP has rotated.
+                        tracing::warn!(subject = %session.subject, reason = %err, "renewed session too large; session ended");
+                        return Err(self.session_deletions(headers));
+                    }
+                };
                 Ok(Live {
                     session,
                     set_cookies,
                 })
+            }
+            // The IdP is down: the session is still within sessionDuration,
+            // so keep serving it and try again on the next request.
+            Err(err) if err.status == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(subject = %session.subject, reason = %err, "refresh postponed: IdP unavailable");
+                Ok(Live::unchanged(session))
             }
             Err(err) => {
                 tracing::info!(subject = %session.subject, reason = %err, "refresh failed; session ended");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{Gate, SignIn, client_error, now, redirect};
 use crate::body::Body;
-use crate::error::Error;
+use crate::error::{Error, Source};
 use crate::oidc::{PendingLogin, SignedIn};
 use crate::session::{LoginFlow, Session};
 
@@ -182,16 +182,28 @@ impl Gate {
         headers: &http::HeaderMap,
         session: &Session,
     ) -> Result<Vec<HeaderValue>, Error> {
-        let jar = self.jar();
-        if let Ok(cookies) = jar.write_session(headers, session, now()) {
+        let fits = |session: &Session| {
+            let cookies = self.jar().write_session(headers, session, now()).ok()?;
+            // The browser sends these back with every request: they must leave
+            // room under maxRequestHeaderBytes, or every request gets 431.
+            let total: usize = cookies.iter().map(|c| c.len()).sum();
+            (total <= self.max_session_bytes).then_some(cookies)
+        };
+        if let Some(cookies) = fits(session) {
             return Ok(cookies);
         }
         let slim = Session {
             id_token: None,
             ..session.clone()
         };
-        jar.write_session(headers, &slim, now()).map_err(|e| {
-            Error::internal(e).with_action("Try signing in again", self.routes.start_path())
+        fits(&slim).ok_or_else(|| {
+            Error::new(
+                Source::Client,
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "session_too_large",
+                "Your sign-in carries more data (for example group memberships) than fits in this site's cookies. Ask an administrator to raise stagepass.maxRequestHeaderBytes.",
+            )
+            .with_detail(format_args!("session for {} exceeds {} bytes", session.subject, self.max_session_bytes))
         })
     }
 

@@ -46,7 +46,7 @@ pub struct OidcProvider {
     discovery: Discovery,
     /// Refreshes in flight or just done, by refresh-token hash: concurrent
     /// requests of one session share one call to the IdP.
-    refreshes: moka::future::Cache<[u8; 32], Arc<Result<SignedIn, String>>>,
+    refreshes: moka::future::Cache<[u8; 32], SignedIn>,
     metrics: Arc<Metrics>,
 }
 
@@ -126,29 +126,28 @@ impl OidcProvider {
     }
 
     /// Uses a refresh token; concurrent calls with the same token share one
-    /// request to the IdP.
+    /// request to the IdP. Only successes are cached, so a short outage is
+    /// retried by the next request. An outage answers 503 (`idp_unavailable`),
+    /// a refused grant 401 (`refresh_failed`): callers keep the session on the
+    /// first and end it on the second.
     pub async fn refresh(&self, refresh_token: &str) -> Result<SignedIn, Error> {
         let key: [u8; 32] = sha2::Sha256::digest(refresh_token.as_bytes()).into();
         let outcome = self
             .refreshes
-            .get_with(key, async {
-                Arc::new(
-                    self.refresh_once(refresh_token)
-                        .await
-                        .map_err(|e| e.to_string()),
-                )
-            })
+            .try_get_with(key, self.refresh_once(refresh_token))
             .await;
-        match &*outcome {
-            Ok(signed_in) => Ok(signed_in.clone()),
-            Err(reason) => Err(Error::new(
+        outcome.map_err(|err| {
+            if err.status == StatusCode::SERVICE_UNAVAILABLE {
+                return self.unavailable(err.detail.clone());
+            }
+            Error::new(
                 Source::Idp,
                 StatusCode::UNAUTHORIZED,
                 "refresh_failed",
                 "Your session could not be renewed; please sign in again.",
             )
-            .with_detail(reason)),
-        }
+            .with_detail(&err.detail)
+        })
     }
 
     async fn refresh_once(&self, refresh_token: &str) -> Result<SignedIn, Error> {

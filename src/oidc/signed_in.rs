@@ -32,7 +32,7 @@ impl SignedIn {
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         SignedIn {
             subject: text("sub"),
-            email: text("email"),
+            email: verified_email(&claims),
             name: text("name"),
             picture: text("picture"),
             preferred_username: text("preferred_username"),
@@ -45,6 +45,23 @@ impl SignedIn {
             access_expires_at: tokens.expires_in().map(|d| now() + d.as_secs()),
         }
     }
+}
+
+/// The email, unless the IdP says it is unverified: email-based resolvers
+/// must not map a self-asserted address onto someone's catalog user. An
+/// absent `email_verified` (Entra ID, many enterprise IdPs) counts as
+/// verified; a string `"false"` (some IdPs) as unverified.
+fn verified_email(claims: &serde_json::Value) -> Option<String> {
+    let unverified = match claims.get("email_verified") {
+        Some(serde_json::Value::Bool(verified)) => !verified,
+        Some(serde_json::Value::String(text)) => text.eq_ignore_ascii_case("false"),
+        _ => false,
+    };
+    let email = claims
+        .get("email")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    email.filter(|_| !unverified)
 }
 
 /// `groups` as a list or a single string; anything else means no groups.

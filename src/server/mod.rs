@@ -107,6 +107,8 @@ fn connection_builder(app: &App) -> auto::Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
+        // Pings find dead HTTP/2 peers, whose streams would otherwise stay open.
+        .keep_alive_interval(Some(app.config.stagepass.timeouts.idle))
         .max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
     builder
 }
@@ -159,12 +161,16 @@ fn spawn_connection(
             let peer = app.peer(peer, false);
             return serve(TokioIo::new(stream), peer, role, app, builder, watcher).await;
         };
-        match acceptor.accept(stream).await {
-            Ok(tls_stream) => {
+        // A client that connects and never finishes the handshake must not
+        // hold a socket forever.
+        let idle = app.config.stagepass.timeouts.idle;
+        match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            Ok(Ok(tls_stream)) => {
                 let peer = app.peer(peer, true);
                 serve(TokioIo::new(tls_stream), peer, role, app, builder, watcher).await;
             }
-            Err(err) => tracing::debug!(error = %err, %peer, "TLS handshake failed"),
+            Ok(Err(err)) => tracing::debug!(error = %err, %peer, "TLS handshake failed"),
         }
     });
 }
