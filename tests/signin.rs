@@ -291,6 +291,19 @@ async fn refresh_endpoint_answers_401_without_session_and_profile_with_one() {
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["profile"]["email"], "alice@example.com");
+    let without_header = agent
+        .request(
+            "GET",
+            &refresh,
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(
+        without_header.status, 401,
+        "X-Requested-With is required, as in Backstage"
+    );
+    assert!(without_header.json().get("backstageIdentity").is_none());
 }
 
 #[tokio::test]

@@ -49,6 +49,14 @@ impl Gate {
         &self,
         req: &Request<B>,
     ) -> Result<Response<Body>, Error> {
+        // As in Backstage: the header a cross-site form or image cannot send.
+        if !req.headers().contains_key("x-requested-with") {
+            return Err(client_error(
+                StatusCode::UNAUTHORIZED,
+                "missing_x_requested_with",
+                "Session requests must carry an X-Requested-With header.",
+            ));
+        }
         let live = match self.live_session(req.headers()).await {
             Ok(live) => live,
             Err(clear) => {
