@@ -88,14 +88,7 @@ async fn signed_in_user_reads_the_catalog_as_themselves(permissions: bool) {
     );
 
     // The token from /refresh (what a Backstage frontend would use) works on Backstage directly.
-    let refresh = agent
-        .request(
-            "GET",
-            &w.url("/api/auth/test/refresh"),
-            &[("x-requested-with", "XMLHttpRequest")],
-            Bytes::new(),
-        )
-        .await;
+    let refresh = agent.xhr_get(&w.url("/api/auth/test/refresh")).await;
     let token = refresh.json()["backstageIdentity"]["token"]
         .as_str()
         .unwrap()

@@ -80,14 +80,7 @@ async fn the_token_is_minted_once_per_session_not_per_request() {
     w.sign_in(&mut agent, "/", "alice").await;
     let mut tokens = Vec::new();
     for _ in 0..3 {
-        agent
-            .request(
-                "GET",
-                &w.url("/x"),
-                &[("accept", "application/json")],
-                Bytes::new(),
-            )
-            .await;
+        agent.api_get(&w.url("/x")).await;
         tokens.push(
             w.up.controls
                 .last()
@@ -125,14 +118,7 @@ async fn refresh_answers_like_backstage_for_proxied_sign_in() {
     let w = catalog_world().await;
     let mut agent = Agent::new();
     w.sign_in(&mut agent, "/", "alice").await;
-    let reply = agent
-        .request(
-            "GET",
-            &w.url("/api/auth/test/refresh"),
-            &[("x-requested-with", "XMLHttpRequest")],
-            Bytes::new(),
-        )
-        .await;
+    let reply = agent.xhr_get(&w.url("/api/auth/test/refresh")).await;
     assert_eq!(reply.status, 200);
     let body = reply.json();
     assert_eq!(body["profile"]["email"], "alice@example.com");

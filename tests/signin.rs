@@ -60,14 +60,7 @@ async fn session_is_reused_without_asking_the_idp() {
     w.sign_in(&mut agent, "/", "alice").await;
     let before = w.op.stats().await;
     for _ in 0..5 {
-        let reply = agent
-            .request(
-                "GET",
-                &w.url("/api/x"),
-                &[("accept", "application/json")],
-                Bytes::new(),
-            )
-            .await;
+        let reply = agent.api_get(&w.url("/api/x")).await;
         assert_eq!(reply.status, 200);
     }
     assert_eq!(
@@ -159,14 +152,7 @@ async fn refused_refresh_ends_the_session() {
     let mut agent = Agent::new();
     w.sign_in(&mut agent, "/", "alice").await;
     w.op.misbehave("refresh-invalid-grant").await;
-    let reply = agent
-        .request(
-            "GET",
-            &w.url("/api/x"),
-            &[("accept", "application/json")],
-            Bytes::new(),
-        )
-        .await;
+    let reply = agent.api_get(&w.url("/api/x")).await;
     assert_eq!(reply.status, 401);
     assert!(
         agent.cookie(SP_HOST, "stagepass").is_none(),
@@ -185,14 +171,7 @@ async fn idp_outage_during_refresh_keeps_the_session() {
     let mut agent = Agent::new();
     w.sign_in(&mut agent, "/", "alice").await;
     w.op.set_down(true).await;
-    let during = agent
-        .request(
-            "GET",
-            &w.url("/api/x"),
-            &[("accept", "application/json")],
-            Bytes::new(),
-        )
-        .await;
+    let during = agent.api_get(&w.url("/api/x")).await;
     assert_eq!(
         during.status, 200,
         "signed-in people keep working through an IdP outage"
@@ -200,14 +179,7 @@ async fn idp_outage_during_refresh_keeps_the_session() {
     assert!(agent.cookie(SP_HOST, "stagepass").is_some());
     w.op.set_down(false).await;
     let before = w.op.stats().await["token"].as_u64().unwrap();
-    let after_outage = agent
-        .request(
-            "GET",
-            &w.url("/api/x"),
-            &[("accept", "application/json")],
-            Bytes::new(),
-        )
-        .await;
+    let after_outage = agent.api_get(&w.url("/api/x")).await;
     assert_eq!(after_outage.status, 200);
     let after = w.op.stats().await["token"].as_u64().unwrap();
     assert_eq!(
@@ -240,14 +212,7 @@ async fn api_sign_out_clears_every_cookie() {
         "{:?}",
         agent.cookie_names(SP_HOST)
     );
-    let after = agent
-        .request(
-            "GET",
-            &w.url("/api/x"),
-            &[("accept", "application/json")],
-            Bytes::new(),
-        )
-        .await;
+    let after = agent.api_get(&w.url("/api/x")).await;
     assert_eq!(after.status, 401);
 }
 
@@ -271,34 +236,13 @@ async fn refresh_endpoint_answers_401_without_session_and_profile_with_one() {
     let w = world(WorldOptions::default()).await;
     let mut agent = Agent::new();
     let refresh = w.url("/api/auth/test/refresh");
-    let anonymous = agent
-        .request(
-            "GET",
-            &refresh,
-            &[("x-requested-with", "XMLHttpRequest")],
-            Bytes::new(),
-        )
-        .await;
+    let anonymous = agent.xhr_get(&refresh).await;
     assert_eq!(anonymous.status, 401);
     w.sign_in(&mut agent, "/", "alice").await;
-    let reply = agent
-        .request(
-            "GET",
-            &refresh,
-            &[("x-requested-with", "XMLHttpRequest")],
-            Bytes::new(),
-        )
-        .await;
+    let reply = agent.xhr_get(&refresh).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["profile"]["email"], "alice@example.com");
-    let without_header = agent
-        .request(
-            "GET",
-            &refresh,
-            &[("accept", "application/json")],
-            Bytes::new(),
-        )
-        .await;
+    let without_header = agent.api_get(&refresh).await;
     assert_eq!(
         without_header.status, 401,
         "X-Requested-With is required, as in Backstage"

@@ -60,6 +60,23 @@ impl Agent {
             .await
     }
 
+    /// A GET as an API client would send it (`Accept: application/json`).
+    pub async fn api_get(&mut self, url: &Url) -> Reply {
+        self.request("GET", url, &[("accept", "application/json")], Bytes::new())
+            .await
+    }
+
+    /// A GET as Backstage's frontend sends it (`X-Requested-With`).
+    pub async fn xhr_get(&mut self, url: &Url) -> Reply {
+        self.request(
+            "GET",
+            url,
+            &[("x-requested-with", "XMLHttpRequest")],
+            Bytes::new(),
+        )
+        .await
+    }
+
     pub async fn post_form(&mut self, url: &Url, fields: &[(&str, &str)]) -> Reply {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
