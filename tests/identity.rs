@@ -212,3 +212,31 @@ async fn guest_sign_in_lists_catalog_users_and_signs_in_as_one() {
     );
     assert_eq!(claims["sub"], "user:default/bob");
 }
+
+#[tokio::test]
+async fn non_backstage_apps_can_get_the_assertion_without_a_backstage_token() {
+    let w = world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+        cfg.stagepass.inject_backstage_token = false;
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let reply = agent
+        .request(
+            "GET",
+            &w.url("/legacy"),
+            &[("accept", "text/html"), ("authorization", "Bearer forged")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let seen = w.up.controls.last();
+    assert_eq!(
+        seen.header("authorization"),
+        None,
+        "no Backstage token, and the client's is still stripped"
+    );
+    assert!(seen.header("x-stagepass-assertion").is_some());
+}

@@ -106,15 +106,31 @@ pub fn token(
     token
 }
 
-/// A header name option such as `stagepass.backstageToken.header`.
-pub fn header_name(section: &Field, default: &'static str, problems: &mut Problems) -> HeaderName {
+/// A header name option such as `stagepass.assertion.header`; `extra`
+/// names further keys the section may hold.
+pub fn header_name(
+    section: &Field,
+    default: &'static str,
+    extra: &[&str],
+    problems: &mut Problems,
+) -> HeaderName {
     section.map(problems);
-    section.reject_unknown_keys(problems, &["header"]);
+    let mut known = vec!["header"];
+    known.extend_from_slice(extra);
+    section.reject_unknown_keys(problems, &known);
     let field = section.child("header");
     field.optional(problems, HeaderName::from_static(default), |f| {
         let text = f.text()?;
         HeaderName::try_from(text.as_str())
             .map_err(|_| format!("{} is not a valid header name", f.got()))
+    })
+}
+
+/// A true/false option; `default` when absent.
+pub fn flag(field: &Field, default: bool, problems: &mut Problems) -> bool {
+    field.optional(problems, default, |f| match f.value {
+        Some(Value::Bool(b)) => Ok(*b),
+        _ => Err(format!("expected true or false, got {}", f.got())),
     })
 }
 

@@ -74,6 +74,10 @@ pub struct StagepassConfig {
     /// `backstageToken.header`, default `authorization`: where the Backstage
     /// identity token is injected (as `Bearer <token>`).
     pub backstage_token_header: http::HeaderName,
+    /// `backstageToken.enabled`, default true. Turn it off in front of apps
+    /// that are not Backstage: they then get only the audience-bound
+    /// assertion, never a token they could replay against Backstage.
+    pub inject_backstage_token: bool,
     /// `assertion.header`, default `x-stagepass-assertion`: a signed JWT with
     /// the person's identity, for apps that verify it with stagepass's JWKS.
     pub assertion_header: http::HeaderName,

@@ -119,10 +119,12 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         DEFAULT_COOKIE_NAME.to_string(),
         parse::cookie_name,
     );
+    let token_section = child("backstageToken");
     let backstage_token_header =
-        backstage::header_name(&child("backstageToken"), "authorization", problems);
+        backstage::header_name(&token_section, "authorization", &["enabled"], problems);
+    let inject_backstage_token = backstage::flag(&token_section.child("enabled"), true, problems);
     let assertion_header =
-        backstage::header_name(&child("assertion"), "x-stagepass-assertion", problems);
+        backstage::header_name(&child("assertion"), "x-stagepass-assertion", &[], problems);
     Some(StagepassConfig {
         listen,
         public_url: public_url?,
@@ -139,6 +141,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         // Decided once the provider's resolvers are known (see `validate`).
         catalog: None,
         backstage_token_header,
+        inject_backstage_token,
         assertion_header,
     })
 }

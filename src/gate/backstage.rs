@@ -16,7 +16,8 @@ use crate::token::TokenIssuer;
 pub(super) struct Backstage {
     resolver: IdentityResolver,
     tokens: TokenIssuer,
-    token_header: HeaderName,
+    /// `None` when `backstageToken.enabled` is false.
+    token_header: Option<HeaderName>,
     assertion_header: HeaderName,
     /// `aud` of assertions: the upstream's origin.
     audience: String,
@@ -40,7 +41,9 @@ impl Backstage {
         Ok(Some(Backstage {
             resolver,
             tokens,
-            token_header: sp.backstage_token_header.clone(),
+            token_header: sp
+                .inject_backstage_token
+                .then(|| sp.backstage_token_header.clone()),
             assertion_header: sp.assertion_header.clone(),
             audience: sp.upstream.origin().ascii_serialization(),
         }))
@@ -57,13 +60,15 @@ impl Backstage {
         identity: &Identity,
         session: &Session,
     ) -> Vec<(HeaderName, HeaderValue)> {
-        let token = self.tokens.token_for(identity);
         let assertion =
             self.tokens
                 .mint_assertion(identity, &claims(session), &self.audience, now());
         let mut headers = Vec::new();
-        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token)) {
-            headers.push((self.token_header.clone(), value));
+        if let Some(name) = &self.token_header {
+            let token = self.tokens.token_for(identity);
+            if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token)) {
+                headers.push((name.clone(), value));
+            }
         }
         if let Ok(value) = HeaderValue::from_str(&assertion) {
             headers.push((self.assertion_header.clone(), value));

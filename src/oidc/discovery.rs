@@ -110,6 +110,7 @@ impl Discovery {
         }
         let metadata: ProviderMetadataWithLogout = serde_json::from_slice(response.body())
             .map_err(|e| format!("metadata is not a valid OpenID Provider configuration: {e}"))?;
+        check_endpoints(&metadata)?;
         let jwks = self.fetch_jwks(metadata.jwks_uri()).await?;
         Ok(Discovered {
             metadata: metadata.set_jwks(jwks.clone()),
@@ -131,5 +132,59 @@ impl Discovery {
 
     fn set(&self, status: Status) {
         *self.status.write().unwrap_or_else(|e| e.into_inner()) = status;
+    }
+}
+
+/// The client secret and authorization codes go to these endpoints: hold
+/// them to the same rule as `metadataUrl` (https, or http on loopback only).
+fn check_endpoints(metadata: &ProviderMetadataWithLogout) -> Result<(), String> {
+    let mut endpoints = vec![
+        ("jwks_uri", metadata.jwks_uri().url()),
+        (
+            "authorization_endpoint",
+            metadata.authorization_endpoint().url(),
+        ),
+    ];
+    if let Some(token) = metadata.token_endpoint() {
+        endpoints.push(("token_endpoint", token.url()));
+    }
+    for (name, url) in endpoints {
+        if !is_https_or_loopback(url) {
+            return Err(format!(
+                "{name} {url} must be https (http only on loopback)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_https_or_loopback(url: &Url) -> bool {
+    match (url.scheme(), url.host()) {
+        ("https", _) => true,
+        ("http", Some(url::Host::Domain(host))) => host == "localhost",
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plain_http_endpoints_only_on_loopback() {
+        for (url, ok) in [
+            ("https://idp.example.com/token", true),
+            ("http://127.0.0.2:4000/token", true),
+            ("http://[::1]/token", true),
+            ("http://localhost/token", true),
+            ("http://idp.example.com/token", false),
+            ("ftp://idp.example.com/token", false),
+        ] {
+            assert_eq!(
+                super::is_https_or_loopback(&url.parse().unwrap()),
+                ok,
+                "{url}"
+            );
+        }
     }
 }

@@ -97,31 +97,37 @@ pub fn strip_own_cookies(headers: &mut HeaderMap, prefix: &str) {
     if !headers.contains_key(header::COOKIE) {
         return;
     }
-    let kept: Vec<String> = headers
+    // Bytes, not text: other apps' cookie values pass unchanged even when
+    // they are not UTF-8.
+    let kept: Vec<&[u8]> = headers
         .get_all(header::COOKIE)
         .iter()
         .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
-        .map(|pair| String::from_utf8_lossy(pair).trim().to_owned())
-        .filter(|pair| !pair.is_empty() && !is_own_cookie(pair, prefix))
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| !pair.is_empty() && !is_own_cookie(pair, prefix.as_bytes()))
         .collect();
+    let joined = kept.join(&b"; "[..]);
     headers.remove(header::COOKIE);
-    if kept.is_empty() {
+    if joined.is_empty() {
         return;
     }
-    if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
         headers.insert(header::COOKIE, value);
     }
 }
 
-fn is_own_cookie(pair: &str, prefix: &str) -> bool {
-    let name = pair.split('=').next().unwrap_or("").trim();
+fn is_own_cookie(pair: &[u8], prefix: &[u8]) -> bool {
+    let name = pair
+        .split(|b| *b == b'=')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
     name == prefix
         || name
             .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('_'))
+            .is_some_and(|rest| rest.starts_with(b"_"))
 }
 
-/// What stagepass knows about the connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {
     pub ip: IpAddr,
@@ -246,6 +252,17 @@ mod tests {
         ]);
         strip_own_cookies(&mut h, "stagepass");
         assert_eq!(h["cookie"], "a=1; stagepassive=keep; b=2");
+    }
+
+    #[test]
+    fn other_cookies_pass_byte_for_byte_even_when_not_utf8() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"a=\xe9t\xe9; stagepass=x").unwrap(),
+        );
+        strip_own_cookies(&mut h, "stagepass");
+        assert_eq!(h[header::COOKIE].as_bytes(), b"a=\xe9t\xe9");
     }
 
     #[test]

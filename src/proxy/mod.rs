@@ -28,6 +28,8 @@ pub struct Forwarder {
     upstream: Upstream,
     response_timeout: Duration,
     cookie_prefix: String,
+    /// `X-Forwarded-Host` for the upstream: `publicUrl`'s host and port.
+    public_host: HeaderValue,
     metrics: Arc<Metrics>,
 }
 
@@ -52,6 +54,7 @@ impl Forwarder {
             upstream: Upstream::from_url(&config.upstream),
             response_timeout: config.timeouts.response_headers,
             cookie_prefix: config.cookie_name.clone(),
+            public_host: public_host(&config.public_url),
             metrics,
         }
     }
@@ -68,12 +71,16 @@ impl Forwarder {
         let protocol = upgrade::requested_protocol(req.headers());
         let client_upgrade = protocol.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let (mut parts, incoming) = req.into_parts();
-        let host = original_host(&parts);
         let headers = &mut parts.headers;
         hygiene::remove_hop_by_hop(headers);
-        hygiene::strip_identity_headers(headers, strip);
+        // Whatever stagepass injects is stripped first, in every spelling,
+        // even if a caller forgot to list it in `strip`.
+        let mut owned = strip.to_vec();
+        owned.extend(inject.headers.iter().map(|(name, _)| name.clone()));
+        hygiene::strip_identity_headers(headers, &owned);
         hygiene::strip_own_cookies(headers, &self.cookie_prefix);
-        hygiene::set_forwarding_headers(headers, peer, host);
+        // The public host comes from config, never from the client's Host.
+        hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));
         // The client sets Host from the URI: the upstream sees its own name.
         headers.remove(header::HOST);
         for (name, value) in inject.headers {
@@ -173,14 +180,14 @@ fn is_ipv6(host: url::Host<&str>) -> bool {
     matches!(host, url::Host::Ipv6(_))
 }
 
-/// `Host` of an HTTP/1 request, or the `:authority` of an HTTP/2 one.
-fn original_host(parts: &http::request::Parts) -> Option<HeaderValue> {
-    parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    })
+/// `host[:port]` of the public URL, as browsers send it in `Host`.
+fn public_host(url: &Url) -> HeaderValue {
+    let host = url.host_str().unwrap_or_default();
+    let text = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("localhost"))
 }
 
 fn switching_protocols(

@@ -65,6 +65,7 @@ pub fn config(upstream: Url) -> Config {
             cookie_name: "stagepass".into(),
             catalog: None,
             backstage_token_header: http::header::AUTHORIZATION,
+            inject_backstage_token: true,
             assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },
         auth: AuthConfig {
