@@ -13,11 +13,9 @@ mod tests;
 
 use std::time::Duration;
 
-pub use crate::config::{ConfigIssue, ResolverConfig, ResolverKind, parse_resolvers};
-pub use catalog::{
-    CatalogConfig, CatalogSource, CatalogUser, DEFAULT_CATALOG_TIMEOUT, DEFAULT_FRESH_FOR,
-    DEFAULT_MAX_CACHED, DEFAULT_STALE_FOR, parse_catalog,
-};
+pub use catalog::CatalogUser;
+
+use crate::config::{CatalogConfig, CatalogSource, ResolverConfig};
 
 use crate::error::{Error, Source};
 use crate::http_client::ApiClient;

@@ -20,11 +20,7 @@ use moka::sync::Cache;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub use crate::config::{
-    Algorithm, ConfigIssue, DEFAULT_TOKEN_EXPIRATION, KeyStoreConfig, MAX_TOKEN_EXPIRATION,
-    MIN_TOKEN_EXPIRATION, StaticKey, TokenConfig, default_issuer, parse_key_store,
-    parse_token_expiration,
-};
+use crate::config::{MAX_TOKEN_EXPIRATION, MIN_TOKEN_EXPIRATION, TokenConfig};
 
 use crate::principal::{Claims, Identity};
 use jwt::{AssertionClaims, BACKSTAGE_AUDIENCE, BackstageClaims};

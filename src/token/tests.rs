@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::keys::generate_pem_pair;
 use super::*;
+use crate::config::*;
 
 const NOW: u64 = 1_700_000_000;
 

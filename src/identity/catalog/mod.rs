@@ -5,10 +5,6 @@ mod file;
 
 use std::fmt;
 
-pub use crate::config::{
-    CatalogConfig, CatalogSource, DEFAULT_CATALOG_TIMEOUT, DEFAULT_FRESH_FOR, DEFAULT_MAX_CACHED,
-    DEFAULT_STALE_FOR, parse_catalog,
-};
 pub(crate) use api::ApiCatalog;
 pub(crate) use file::{FileCatalog, RECHECK_EVERY as FILE_RECHECK_EVERY};
 

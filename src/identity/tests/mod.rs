@@ -7,6 +7,7 @@ mod file;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::config::*;
 
 pub(super) fn resolvers(value: Value) -> Vec<ResolverConfig> {
     parse_resolvers(&value, "auth.providers.oidc.development.signIn.resolvers").unwrap()
