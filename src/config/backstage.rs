@@ -18,7 +18,6 @@ use super::{
 /// The provider id that means Backstage's guest sign-in.
 pub const GUEST: &str = "guest";
 const DEFAULT_CATALOG_FILE: &str = "catalog.yaml";
-const GUEST_KEYS: &[&str] = &["dangerouslyAllowOutsideDevelopment", "userEntityRef"];
 
 /// `stagepass.catalog`, or the default `catalog.yaml` next to the first
 /// config file when something needs a catalog and none is configured.
@@ -50,8 +49,8 @@ pub fn resolvers(entry: &Field, problems: &mut Problems) -> Vec<ResolverConfig> 
 /// told so explicitly, as Backstage's guest provider does.
 pub fn guest(auth: &Field, environment: &str, problems: &mut Problems) -> GuestConfig {
     let field = auth.child("providers").child(GUEST);
+    // Other keys (Backstage's `userEntityRef`, ...) belong to Backstage.
     field.map(problems);
-    field.reject_unknown_keys(problems, GUEST_KEYS);
     let allow = field.child("dangerouslyAllowOutsideDevelopment");
     let allow_outside_development = match allow.value {
         None => false,

@@ -28,7 +28,7 @@ impl Gate {
             .backstage
             .as_ref()
             .ok_or_else(|| Error::internal("guest sign-in without a catalog"))?;
-        let users = backstage.resolver().list_users().await?;
+        let users = default_namespace_users(backstage).await?;
         let state = random_state();
         // Only the state matters here: there is no IdP to send a nonce or verifier to.
         let pending = PendingLogin {
@@ -103,7 +103,7 @@ Sign in as any user of the catalog:</p><ul>{items}</ul>"
             .backstage
             .as_ref()
             .ok_or_else(|| Error::internal("guest sign-in without a catalog"))?;
-        let users = backstage.resolver().list_users().await?;
+        let users = default_namespace_users(backstage).await?;
         let Some(user) = users.into_iter().find(|u| u.name == wanted) else {
             return Err(client_error(
                 StatusCode::BAD_REQUEST,
@@ -133,4 +133,17 @@ Sign in as any user of the catalog:</p><ul>{items}</ul>"
 fn random_state() -> String {
     let bytes: [u8; 16] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The users a guest may pick. Only the `default` namespace: the pick is
+/// resolved as `user:default/<name>`, as Backstage's guest provider does, so a
+/// same-named user elsewhere must never be offered.
+async fn default_namespace_users(
+    backstage: &super::backstage::Backstage,
+) -> Result<Vec<crate::identity::CatalogUser>, Error> {
+    let users = backstage.resolver().list_users().await?;
+    Ok(users
+        .into_iter()
+        .filter(|u| u.entity_ref.starts_with("user:default/"))
+        .collect())
 }
