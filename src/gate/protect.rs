@@ -181,28 +181,16 @@ impl Gate {
     /// Deletions for stagepass cookies the request carried that did not open
     /// (tampered, foreign, expired): the browser stops sending them.
     fn stale_cookies(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
-        let carries_session = crate::session::request_cookies(headers).any(|(name, _)| {
-            name == self.cookies.prefix()
-                || name
-                    .strip_prefix(self.cookies.prefix())
-                    .is_some_and(|rest| {
-                        rest.starts_with('_') && rest[1..].bytes().all(|b| b.is_ascii_digit())
-                    })
-        });
-        if carries_session {
+        if self.jar().carries_session(headers) {
             self.session_deletions(headers)
         } else {
             Vec::new()
         }
     }
 
-    /// Deletions for the session cookies the request carried. The login
-    /// cookie stays: other tabs may be signing in right now.
+    /// Deletions for the session cookies; pending sign-ins are kept.
     fn session_deletions(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
-        let login = format!("{}_login=", self.cookies.prefix());
-        let mut deletions = self.jar().clear_all(headers);
-        deletions.retain(|cookie| !cookie.as_bytes().starts_with(login.as_bytes()));
-        deletions
+        self.jar().clear_session(headers)
     }
 }
 

@@ -78,11 +78,24 @@ impl SessionJar<'_> {
     /// `Set-Cookie` values deleting every stagepass cookie: `<prefix>` and
     /// `<prefix>_login` always, and each chunk the request carried.
     pub fn clear_all(&self, headers_in: &HeaderMap) -> Vec<HeaderValue> {
+        let mut out = self.clear_session(headers_in);
+        // After `<prefix>`, before the chunks.
+        out.insert(1, self.settings.delete_cookie(&self.settings.login_name()));
+        out
+    }
+
+    /// Whether the request carries a session cookie, valid or not.
+    pub fn carries_session(&self, headers_in: &HeaderMap) -> bool {
         let own = OwnCookies::scan(headers_in, self.settings.prefix());
-        let mut out = vec![
-            self.settings.delete_cookie(self.settings.prefix()),
-            self.settings.delete_cookie(&self.settings.login_name()),
-        ];
+        own.session.is_some() || !own.chunks.is_empty()
+    }
+
+    /// Deletions for the session cookies only (`<prefix>` and each chunk the
+    /// request carried). Pending sign-ins in the login cookie are kept: other
+    /// tabs may be signing in right now.
+    pub fn clear_session(&self, headers_in: &HeaderMap) -> Vec<HeaderValue> {
+        let own = OwnCookies::scan(headers_in, self.settings.prefix());
+        let mut out = vec![self.settings.delete_cookie(self.settings.prefix())];
         out.extend(self.delete_chunks_from(&own, 0));
         out
     }

@@ -164,6 +164,18 @@ fn clear_all_deletes_every_stagepass_cookie() {
 }
 
 #[test]
+fn clear_session_keeps_pending_sign_ins() {
+    with_jar(|jar| {
+        let headers = request(&["sp_0=b; sp_1=c; other=e; sp_login=f"]);
+        assert!(jar.carries_session(&headers));
+        let deleted = parse_all(&jar.clear_session(&headers));
+        let names: Vec<_> = deleted.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["sp", "sp_0", "sp_1"]);
+        assert!(!jar.carries_session(&request(&["other=e; sp_login=f"])));
+    });
+}
+
+#[test]
 fn session_serialises_with_short_names_and_redacted_debug() {
     let mut session = session_with(1);
     session.email = None;
