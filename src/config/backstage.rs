@@ -51,18 +51,11 @@ pub fn guest(auth: &Field, environment: &str, problems: &mut Problems) -> GuestC
     let field = auth.child("providers").child(GUEST);
     // Other keys (Backstage's `userEntityRef`, ...) belong to Backstage.
     field.map(problems);
-    let allow = field.child("dangerouslyAllowOutsideDevelopment");
-    let allow_outside_development = match allow.value {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            problems.add(
-                &allow.path,
-                format!("expected true or false, got {}", allow.got()),
-            );
-            false
-        }
-    };
+    let allow_outside_development = flag(
+        &field.child("dangerouslyAllowOutsideDevelopment"),
+        false,
+        problems,
+    );
     if environment != "development" && !allow_outside_development {
         problems.add(
             "stagepass.provider",

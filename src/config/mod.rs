@@ -26,6 +26,7 @@ use std::path::PathBuf;
 pub use catalog::*;
 pub use duration::parse_duration;
 pub use keystore::*;
+pub use parse::is_https_or_loopback;
 pub use resolvers::*;
 pub use types::*;
 

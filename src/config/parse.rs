@@ -99,13 +99,19 @@ pub(super) fn callback_url(field: &Field) -> Result<Url, String> {
 /// https, or http for loopback hosts only (a local test IdP).
 pub(super) fn metadata_url(field: &Field) -> Result<Url, String> {
     let url = http_url(field)?;
-    if url.scheme() == "http" && !is_loopback(&url) {
+    if !is_https_or_loopback(&url) {
         return Err(format!(
             "must use https (http only for localhost, 127.0.0.0/8 or ::1), got {}",
             field.got()
         ));
     }
     Ok(url)
+}
+
+/// https, or http on a loopback host: the rule for every URL that receives
+/// stagepass's client secret or authorization codes.
+pub fn is_https_or_loopback(url: &Url) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
 }
 
 fn is_loopback(url: &Url) -> bool {

@@ -96,7 +96,7 @@ impl Gate {
                     .is_some_and(|sub| *sub != session.subject) =>
             {
                 tracing::warn!(subject = %session.subject, "refreshed ID token names another subject; session ended");
-                Err(self.session_deletions(headers))
+                Err(self.jar().clear_session(headers))
             }
             Ok(renewed) => {
                 let session = Session {
@@ -121,7 +121,7 @@ impl Gate {
                         // The renewed session no longer fits in a cookie: end it
                         // rather than keep a refresh token the IdP has rotated.
                         tracing::warn!(subject = %session.subject, reason = %err, "renewed session too large; session ended");
-                        return Err(self.session_deletions(headers));
+                        return Err(self.jar().clear_session(headers));
                     }
                 };
                 Ok(Live {
@@ -137,7 +137,7 @@ impl Gate {
             }
             Err(err) => {
                 tracing::info!(subject = %session.subject, reason = %err, "refresh failed; session ended");
-                Err(self.session_deletions(headers))
+                Err(self.jar().clear_session(headers))
             }
         }
     }
@@ -182,15 +182,10 @@ impl Gate {
     /// (tampered, foreign, expired): the browser stops sending them.
     fn stale_cookies(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
         if self.jar().carries_session(headers) {
-            self.session_deletions(headers)
+            self.jar().clear_session(headers)
         } else {
             Vec::new()
         }
-    }
-
-    /// Deletions for the session cookies; pending sign-ins are kept.
-    fn session_deletions(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
-        self.jar().clear_session(headers)
     }
 }
 

@@ -149,23 +149,13 @@ fn check_endpoints(metadata: &ProviderMetadataWithLogout) -> Result<(), String> 
         endpoints.push(("token_endpoint", token.url()));
     }
     for (name, url) in endpoints {
-        if !is_https_or_loopback(url) {
+        if !crate::config::is_https_or_loopback(url) {
             return Err(format!(
                 "{name} {url} must be https (http only on loopback)"
             ));
         }
     }
     Ok(())
-}
-
-fn is_https_or_loopback(url: &Url) -> bool {
-    match (url.scheme(), url.host()) {
-        ("https", _) => true,
-        ("http", Some(url::Host::Domain(host))) => host == "localhost",
-        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
-        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -181,7 +171,7 @@ mod tests {
             ("ftp://idp.example.com/token", false),
         ] {
             assert_eq!(
-                super::is_https_or_loopback(&url.parse().unwrap()),
+                crate::config::is_https_or_loopback(&url.parse().unwrap()),
                 ok,
                 "{url}"
             );
