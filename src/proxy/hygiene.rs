@@ -80,8 +80,11 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Removes every identity header in every spelling, and `extra` names such as
 /// the header stagepass injects its own token into (usually `Authorization`).
-pub fn strip_identity_headers(headers: &mut HeaderMap, extra: &[HeaderName]) {
-    let extra: Vec<String> = extra.iter().map(canonical).collect();
+pub fn strip_identity_headers<'a>(
+    headers: &mut HeaderMap,
+    extra: impl IntoIterator<Item = &'a HeaderName>,
+) {
+    let extra: Vec<String> = extra.into_iter().map(canonical).collect();
     remove_where(headers, |n| {
         IDENTITY_HEADERS.contains(&n)
             || IDENTITY_PREFIXES.iter().any(|p| n.starts_with(p))

@@ -75,9 +75,8 @@ impl Forwarder {
         hygiene::remove_hop_by_hop(headers);
         // Whatever stagepass injects is stripped first, in every spelling,
         // even if a caller forgot to list it in `strip`.
-        let mut owned = strip.to_vec();
-        owned.extend(inject.headers.iter().map(|(name, _)| name.clone()));
-        hygiene::strip_identity_headers(headers, &owned);
+        let injected = inject.headers.iter().map(|(name, _)| name);
+        hygiene::strip_identity_headers(headers, strip.iter().chain(injected));
         hygiene::strip_own_cookies(headers, &self.cookie_prefix);
         // The public host comes from config, never from the client's Host.
         hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));
