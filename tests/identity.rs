@@ -140,6 +140,29 @@ async fn refresh_answers_like_backstage_for_proxied_sign_in() {
 }
 
 #[tokio::test]
+async fn refresh_profile_takes_what_the_idp_left_out_from_the_catalog_and_never_says_null() {
+    // As Entra ID v2 sends it: no `name`, no `picture`.
+    let options = WorldOptions {
+        accounts: serde_json::json!({"alice": {"name": null, "picture": null}}),
+        ..WorldOptions::default()
+    };
+    let w = world_with(options, |cfg| {
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let reply = agent.xhr_get(&w.url("/api/auth/test/refresh")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json()["profile"],
+        serde_json::json!({"email": "alice@example.com", "displayName": "Alice Example"}),
+        "displayName from the catalog's spec.profile; no picture key at all"
+    );
+}
+
+#[tokio::test]
 async fn guest_sign_in_lists_catalog_users_and_signs_in_as_one() {
     let up = upstream::start().await;
     let mut cfg = config(up.url());

@@ -112,12 +112,15 @@ impl Gate {
     /// own auth backend answers, so `ProxiedSignInPage` signs in through it.
     pub(super) async fn refresh_body(&self, session: &Session) -> Result<serde_json::Value, Error> {
         let remaining = session.expires_at.saturating_sub(now());
+        let identity = match &self.backstage {
+            Some(backstage) => Some((backstage, backstage.identify(session).await?)),
+            None => None,
+        };
         let mut body = json!({
-            "profile": { "email": session.email, "displayName": session.name, "picture": session.picture },
+            "profile": profile(session, identity.as_ref().map(|(_, id)| id)),
             "providerInfo": { "expiresInSeconds": remaining },
         });
-        if let Some(backstage) = &self.backstage {
-            let identity = backstage.identify(session).await?;
+        if let Some((backstage, identity)) = identity {
             let token = backstage.tokens.token_for(&identity);
             body["backstageIdentity"] = json!({
                 "token": token.token,
@@ -132,3 +135,37 @@ impl Gate {
         Ok(body)
     }
 }
+
+/// Backstage's `ProfileInfo`: what the IdP said, else the catalog User's
+/// `spec.profile`. A field with no value is left out, never `null`: the
+/// frontend validates each as an optional *string* and rejects `null`,
+/// which leaves the person on "You do not appear to be signed in".
+fn profile(session: &Session, identity: Option<&Identity>) -> serde_json::Value {
+    let pick = |idp: &Option<String>, catalog: Option<&Option<String>>| {
+        [Some(idp), catalog]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|v| !v.is_empty())
+            .cloned()
+    };
+    let fields = [
+        ("email", pick(&session.email, identity.map(|i| &i.email))),
+        (
+            "displayName",
+            pick(&session.name, identity.map(|i| &i.display_name)),
+        ),
+        (
+            "picture",
+            pick(&session.picture, identity.map(|i| &i.picture)),
+        ),
+    ];
+    let map = fields
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_owned(), serde_json::Value::String(value?))))
+        .collect::<serde_json::Map<_, _>>();
+    serde_json::Value::Object(map)
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,8 +2,9 @@
 //! backend would issue), short identity assertions for other apps, and the
 //! JWKS that verifies both.
 //!
-//! Tokens are minted once per identity and reused from a cache until a fifth
-//! of their lifetime is left, so a request never pays for a signature.
+//! Tokens are minted once per identity and reused from a cache while enough
+//! of their lifetime is left (see [`reuse_margin`]), so a request never pays
+//! for a signature.
 
 mod jwt;
 mod keys;
@@ -31,6 +32,10 @@ pub const ASSERTION_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Backstage refuses user tokens longer than this (too many ownership refs).
 const MAX_TOKEN_LENGTH: usize = 32_768;
 const MAX_CACHED_TOKENS: u64 = 10_000;
+/// Backstage's frontend (`ProxiedSignInIdentity`) asks `/refresh` for a new
+/// token once the one it holds has less than 5 minutes left; a token handed
+/// out must have more than that, or every call in those minutes refreshes.
+const FRONTEND_REFRESH_WINDOW: u64 = 6 * 60;
 
 /// A signed token and when it expires (Unix seconds).
 #[derive(Clone, PartialEq, Eq)]
@@ -129,8 +134,8 @@ impl TokenIssuer {
         }
     }
 
-    /// The cached Backstage token for this identity, minted anew when less
-    /// than a fifth of its lifetime is left.
+    /// The cached Backstage token for this identity, minted anew when no
+    /// more than [`reuse_margin`] of its lifetime is left.
     pub fn token_for(&self, identity: &Identity) -> MintedToken {
         self.token_for_at(identity, unix_now())
     }
@@ -140,7 +145,8 @@ impl TokenIssuer {
             &identity.user_entity_ref,
             &identity.ownership_entity_refs.join("\n"),
         ]);
-        reuse_or_mint(&self.backstage_tokens, key, now, self.lifetime, || {
+        let margin = reuse_margin(self.lifetime);
+        reuse_or_mint(&self.backstage_tokens, key, now, margin, || {
             self.mint_backstage_token(identity, now)
         })
     }
@@ -181,7 +187,7 @@ impl TokenIssuer {
                 expires_at: claims.exp,
             }
         };
-        reuse_or_mint(&self.assertions, key, now, lifetime, mint).token
+        reuse_or_mint(&self.assertions, key, now, lifetime / 5, mint).token
     }
 
     /// `{keys: [...]}`: every configured public key, as Backstage publishes
@@ -202,17 +208,25 @@ fn token_cache(lifetime: Duration) -> Cache<String, MintedToken> {
         .build()
 }
 
-/// Reuses a cached token while more than a fifth of `lifetime` is left, so
+/// How much of a Backstage token's lifetime must be left for it to be handed
+/// out again: a fifth of it, and never less than the frontend's refresh
+/// window, so a token from `/refresh` is never one the frontend would at
+/// once refresh again.
+pub fn reuse_margin(lifetime: u64) -> u64 {
+    (lifetime / 5).max(FRONTEND_REFRESH_WINDOW)
+}
+
+/// Reuses a cached token while more than `margin` seconds of it are left, so
 /// that a token handed out always has time to be used.
 fn reuse_or_mint(
     cache: &Cache<String, MintedToken>,
     key: String,
     now: u64,
-    lifetime: u64,
+    margin: u64,
     mint: impl FnOnce() -> MintedToken,
 ) -> MintedToken {
     if let Some(cached) = cache.get(&key) {
-        if cached.expires_at > now + lifetime / 5 {
+        if cached.expires_at > now + margin {
             return cached;
         }
     }

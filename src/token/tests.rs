@@ -312,6 +312,31 @@ fn assertions_carry_identity_for_one_audience() {
 }
 
 #[test]
+fn short_lived_tokens_keep_more_than_the_frontends_refresh_window() {
+    // Backstage's frontend refreshes once fewer than 5 minutes are left: a
+    // 20-minute token (a fifth = 4 minutes) must not be handed out again
+    // inside that window, or each call there refreshes to the same token.
+    let issuer = TokenIssuer::new(TokenConfig {
+        backstage_token_expiration: Duration::from_secs(20 * 60),
+        ..config()
+    })
+    .unwrap();
+    let first = issuer.token_for_at(&identity(), NOW);
+    assert_eq!(issuer.token_for_at(&identity(), NOW + 839), first);
+    let renewed = issuer.token_for_at(&identity(), NOW + 841);
+    assert_ne!(renewed, first, "6 minutes or less left: minted anew");
+    assert!(renewed.expires_at - (NOW + 841) > 5 * 60);
+}
+
+#[test]
+fn the_reuse_margin_is_a_fifth_or_six_minutes_whichever_is_longer() {
+    assert_eq!(super::reuse_margin(10 * 60), 360);
+    assert_eq!(super::reuse_margin(25 * 60), 360);
+    assert_eq!(super::reuse_margin(3600), 720);
+    assert_eq!(super::reuse_margin(24 * 3600), 17_280);
+}
+
+#[test]
 fn issuer_is_shareable() {
     fn send_sync<T: Send + Sync>(_: &T) {}
     send_sync(&TokenIssuer::new(config()).unwrap());

@@ -22,11 +22,15 @@ pub struct OpOptions {
     pub alg: &'static str,
     pub access_token_ttl: u64,
     pub token_endpoint_auth_method: &'static str,
+    /// Claim overrides per login (`null` removes a claim), as the OP's
+    /// `--accounts` file; `Value::Null` for none.
+    pub accounts: Value,
 }
 
 pub struct Op {
     pub issuer: Url,
     _child: Child,
+    _accounts: Option<tempfile::NamedTempFile>,
 }
 
 /// Fails (never skips) when the fixture is not installed: CI installs it with
@@ -42,8 +46,17 @@ pub fn require_installed(dir: &str) {
 pub async fn start(options: &OpOptions) -> Op {
     require_installed("tests/support/op");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new("node")
-        .arg(root.join("tests/support/op/server.mjs"))
+    let accounts = (!options.accounts.is_null()).then(|| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), options.accounts.to_string()).unwrap();
+        file
+    });
+    let mut command = Command::new("node");
+    command.arg(root.join("tests/support/op/server.mjs"));
+    if let Some(file) = &accounts {
+        command.arg("--accounts").arg(file.path());
+    }
+    let mut child = command
         .args(["--host", "127.0.0.2", "--port", "0"])
         .args(["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
         .args(["--redirect-uri", options.redirect_uri.as_str()])
@@ -74,6 +87,7 @@ pub async fn start(options: &OpOptions) -> Op {
             return Op {
                 issuer,
                 _child: child,
+                _accounts: accounts,
             };
         }
     }

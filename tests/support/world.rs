@@ -16,6 +16,8 @@ pub struct WorldOptions {
     pub alg: &'static str,
     pub access_token_ttl: u64,
     pub client_secret_post: bool,
+    /// Claim overrides per login for the OP (`null` removes a claim).
+    pub accounts: serde_json::Value,
 }
 
 impl Default for WorldOptions {
@@ -24,6 +26,7 @@ impl Default for WorldOptions {
             alg: "RS256",
             access_token_ttl: 3600,
             client_secret_post: false,
+            accounts: serde_json::Value::Null,
         }
     }
 }
@@ -62,6 +65,7 @@ pub async fn world_with(options: WorldOptions, tweak: impl FnOnce(&mut Config)) 
         } else {
             "client_secret_basic"
         },
+        accounts: options.accounts,
     })
     .await;
     let provider = cfg.auth.providers.get_mut("test").unwrap();

@@ -57,6 +57,17 @@ const claims = (extra = {}) => ({
   exp: now() + 3600,
   ...extra,
 });
+// Backstage's user identity proof: the signature of a limited-user token
+// (header {typ, alg, kid}, payload {sub, iat, exp}, serialised exactly so),
+// which Backstage rebuilds from the user token to act on a user's behalf.
+function uip(c) {
+  const limited = jwt({ typ: 'vnd.backstage.limited-user', alg: 'ES256', kid: KID }, { sub: c.sub, iat: c.iat, exp: c.exp });
+  return limited.split('.')[2];
+}
+function nativeToken() {
+  const c = claims();
+  return jwt({ typ: 'vnd.backstage.user', alg: 'ES256', kid: KID }, { ...c, uip: uip(c) });
+}
 const without = (obj, key) => Object.fromEntries(Object.entries(obj).filter(([k]) => k !== key));
 
 // [id, description, () => token, expected by-name status {off, on} or null (informative)]
@@ -76,6 +87,11 @@ const CASES = [
   ['m', 'as (a) with iat 1 h in the future', () => jwt({ alg: 'ES256', kid: KID }, claims({ iat: now() + 3600, exp: now() + 7200 })), null],
   ['n', 'as (a) with nbf 1 h in the future', () => jwt({ alg: 'ES256', kid: KID }, claims({ nbf: now() + 3600 })), null],
   ['o', 'as (a) but ent names team-b (alice is in team-a in the catalog)', () => jwt({ alg: 'ES256', kid: KID }, claims({ ent: ['user:default/alice', 'group:default/team-b'] })), null],
+  ['t', 'Backstage native form: typ:"vnd.backstage.user", claims of (a) plus a valid uip by the same key', nativeToken, null],
+  ['u', 'the limited-user token that (t) stands for (typ:"vnd.backstage.limited-user", sub/iat/exp only)', () => {
+    const c = claims();
+    return jwt({ typ: 'vnd.backstage.limited-user', alg: 'ES256', kid: KID }, { sub: c.sub, iat: c.iat, exp: c.exp });
+  }, null],
   ['s', 'the static external-access token (service principal)', () => STATIC_TOKEN, { off: 200, on: 200 }],
 ];
 

@@ -135,7 +135,8 @@ function claimsForLogin(login, sub) {
     given_name: given,
     family_name: family,
     preferred_username: local,
-    picture: `https://example.com/avatars/${encodeURIComponent(sub)}.png`,
+    // No `picture` by default: Entra ID v2 and a default Keycloak realm send
+    // none, and a test IdP that always sends one hides "field missing" bugs.
     groups: ['team-a'],
   };
   const override = ACCOUNTS[login] || ACCOUNTS[sub] || {};
