@@ -13,11 +13,19 @@ use support::world::{SP_HOST, World, WorldOptions, world_with};
 use support::*;
 
 async fn world_in_front_of(bs: &backstage::Backstage, keys: &backstage::KeyFiles) -> World {
+    world_in_front_of_with(bs, keys, WorldOptions::default()).await
+}
+
+async fn world_in_front_of_with(
+    bs: &backstage::Backstage,
+    keys: &backstage::KeyFiles,
+    options: WorldOptions,
+) -> World {
     let catalog_api = bs.base_url.join("/api/catalog").unwrap();
     let token = bs.token.clone();
     let (public, private) = (keys.public.clone(), keys.private.clone());
     let upstream = bs.base_url.clone();
-    world_with(WorldOptions::default(), move |cfg| {
+    world_with(options, move |cfg| {
         cfg.stagepass.upstream = upstream;
         cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::Api {
             url: catalog_api,
@@ -119,4 +127,23 @@ async fn real_backstage_accepts_the_token_with_permissions_off() {
 #[tokio::test]
 async fn real_backstage_accepts_the_token_with_permissions_on() {
     signed_in_user_reads_the_catalog_as_themselves(true).await;
+}
+
+/// An IdP account whose email smuggles catalog filter statements (a quoted
+/// local part may hold `,` and `=`). Backstage decodes the query before it
+/// splits the filter, so unchecked this signs mallory in as alice.
+#[tokio::test]
+async fn an_email_carrying_catalog_filter_syntax_signs_nobody_in() {
+    let keys = backstage::key_files();
+    let bs = backstage::start(&keys, false).await;
+    let hostile = "\"x,spec.profile.email=alice@example.com,kind=user\"@attacker.example";
+    let options = WorldOptions {
+        accounts: json!({"mallory": {"email": hostile}}),
+        ..WorldOptions::default()
+    };
+    let w = world_in_front_of_with(&bs, &keys, options).await;
+    let mut agent = Agent::new();
+    let refused = w.sign_in(&mut agent, "/catalog", "mallory").await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(agent.cookie(SP_HOST, "stagepass").is_none());
 }

@@ -1,6 +1,8 @@
 //! A tiny stand-in for Backstage's catalog API, for tests: serves
 //! `entities/by-name` and `entities/by-query` from a list of entities, decodes
-//! the query the way Express does (`+` is a space), and can be switched to fail.
+//! the query the way Express does (`+` is a space) *before* parsing the filter
+//! the way the catalog does (so an encoded `,` splits it, as in Backstage),
+//! and can be switched to fail.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,6 +25,8 @@ pub(crate) struct FakeCatalog {
 struct State {
     entities: Mutex<Vec<Value>>,
     failing: AtomicBool,
+    /// Misbehave: answer every query with every entity.
+    ignore_filters: AtomicBool,
     requests: AtomicUsize,
     last_authorization: Mutex<Option<String>>,
 }
@@ -64,6 +68,10 @@ impl FakeCatalog {
         self.state.failing.store(failing, Ordering::SeqCst);
     }
 
+    pub fn set_ignore_filters(&self, ignore: bool) {
+        self.state.ignore_filters.store(ignore, Ordering::SeqCst);
+    }
+
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
     }
@@ -98,16 +106,22 @@ fn handle(state: &State, req: &http::Request<hyper::body::Incoming>) -> Response
         };
     }
     if path == "/api/catalog/entities/by-query" {
-        return by_query(&entities, req.uri().query().unwrap_or_default());
+        let query = match state.ignore_filters.load(Ordering::SeqCst) {
+            true => "",
+            false => req.uri().query().unwrap_or_default(),
+        };
+        return by_query(&entities, query);
     }
     respond(404, json!({"error": "no route"}))
 }
 
 fn by_query(entities: &[Value], query: &str) -> Response {
+    // Express decodes the whole query string first; only then does the
+    // catalog split the filter, exactly as below.
     let params: Vec<(String, String)> = query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), v.to_string()))
+        .map(|(k, v)| (decode(k), decode(v)))
         .collect();
     let param = |name: &str| {
         params
@@ -115,15 +129,10 @@ fn by_query(entities: &[Value], query: &str) -> Response {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let filter: Vec<(String, String)> = param("filter")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|part| part.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect();
+    let filter = parse_entity_filter_string(&param("filter").unwrap_or_default());
     let matching: Vec<Value> = entities
         .iter()
-        .filter(|e| filter.iter().all(|(key, value)| same(field(e, key), value)))
+        .filter(|e| filter.iter().all(|f| f.matches(e)))
         .cloned()
         .collect();
     let limit = param("limit")
@@ -135,6 +144,53 @@ fn by_query(entities: &[Value], query: &str) -> Response {
         200,
         json!({"items": items, "totalItems": total, "pageInfo": {}}),
     )
+}
+
+/// One key of a catalog filter: the field equals any of `values` (a repeated
+/// key becomes `IN (…)`), or merely exists when no value was given.
+struct FieldFilter {
+    key: String,
+    values: Option<Vec<String>>,
+}
+
+impl FieldFilter {
+    fn matches(&self, entity: &Value) -> bool {
+        let value = field(entity, &self.key);
+        match &self.values {
+            None => !value.is_null(),
+            Some(values) => values.iter().any(|v| same(value, v)),
+        }
+    }
+}
+
+/// Backstage's `parseEntityFilterString` (plugin-catalog-backend): split on
+/// `,`, trim, split each statement at its first `=`, trim again, and group
+/// the values of a repeated key.
+fn parse_entity_filter_string(filter: &str) -> Vec<FieldFilter> {
+    let mut filters: Vec<FieldFilter> = Vec::new();
+    for statement in filter.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (key, value) = match statement.split_once('=') {
+            Some((key, value)) => (key.trim(), Some(value.trim().to_owned())),
+            None => (statement, None),
+        };
+        let index = match filters.iter().position(|f| f.key == key) {
+            Some(index) => index,
+            None => {
+                filters.push(FieldFilter {
+                    key: key.to_owned(),
+                    values: None,
+                });
+                filters.len() - 1
+            }
+        };
+        if let Some(value) = value {
+            filters[index]
+                .values
+                .get_or_insert_with(Vec::new)
+                .push(value);
+        }
+    }
+    filters
 }
 
 fn field<'a>(entity: &'a Value, key: &str) -> &'a Value {

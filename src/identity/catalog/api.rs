@@ -35,7 +35,22 @@ impl ApiCatalog {
         }
     }
 
+    /// Every User entity answering `lookup`. What the API returns is checked
+    /// again here with [`Lookup::matches`]: the API's filter language splits
+    /// on `,` and `=` after decoding and trims values, so it is a pre-filter,
+    /// never the decision.
     pub async fn find_users(&self, lookup: &Lookup) -> Result<Vec<Entity>, Unavailable> {
+        if !lookup.is_safe_in_a_filter() {
+            tracing::warn!(
+                "catalog lookup refused: the value contains ',' or '=', which Backstage's filter syntax would read as more statements"
+            );
+            return Ok(Vec::new());
+        }
+        let found = self.query(lookup).await?;
+        Ok(found.into_iter().filter(|e| lookup.matches(e)).collect())
+    }
+
+    async fn query(&self, lookup: &Lookup) -> Result<Vec<Entity>, Unavailable> {
         let filter = match lookup {
             Lookup::UserName(name) => return self.by_name(name).await,
             Lookup::ProfileEmail(email) => {
@@ -51,11 +66,7 @@ impl ApiCatalog {
         if page.items.len() > 1 {
             tracing::debug!(total = ?page.total_items, "catalog lookup matched several users");
         }
-        Ok(page
-            .items
-            .into_iter()
-            .filter(|e| e.is_kind("user"))
-            .collect())
+        Ok(page.items)
     }
 
     pub async fn list_users(&self) -> Result<Vec<Entity>, Unavailable> {
@@ -70,13 +81,7 @@ impl ApiCatalog {
         );
         match self.get(&path).await? {
             None => Ok(Vec::new()),
-            Some(body) => {
-                let entity: Entity = parse_json(&body, &path)?;
-                Ok(vec![entity]
-                    .into_iter()
-                    .filter(|e| e.is_kind("user"))
-                    .collect())
-            }
+            Some(body) => Ok(vec![parse_json(&body, &path)?]),
         }
     }
 

@@ -33,6 +33,17 @@ impl fmt::Display for Lookup {
 }
 
 impl Lookup {
+    /// Whether every value can go into a catalog `filter` as one statement:
+    /// Backstage splits the decoded filter on `,` and each statement at `=`.
+    pub fn is_safe_in_a_filter(&self) -> bool {
+        let safe = |text: &str| !text.contains([',', '=']);
+        match self {
+            Lookup::ProfileEmail(email) => safe(email),
+            Lookup::UserName(_) => true,
+            Lookup::Annotation { key, value } => safe(key) && safe(value),
+        }
+    }
+
     /// Whether a User entity answers this lookup. The catalog API compares
     /// case-insensitively, so the file catalog does too.
     pub fn matches(&self, entity: &Entity) -> bool {

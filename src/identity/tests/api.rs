@@ -196,3 +196,57 @@ async fn a_user_removed_from_the_catalog_loses_the_cached_identity() {
         "{err:?}"
     );
 }
+
+/// An IdP account whose (quoted, RFC 5321-valid) email smuggles filter
+/// statements: Backstage decodes the query before splitting the filter, so
+/// without a check in stagepass this is `kind IN (x, user)` and
+/// `spec.profile.email IN (…, alice@example.com)`.
+#[tokio::test]
+async fn filter_injection_through_an_email_finds_nobody() {
+    let catalog = FakeCatalog::start(api_entities()).await;
+    let resolver = api_resolver(
+        &catalog,
+        one("emailMatchingUserEntityProfileEmail"),
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    for hostile in [
+        "\"x,spec.profile.email=alice@example.com,kind=user\"@attacker.example",
+        "\"x=y\"@attacker.example",
+        "nobody@attacker.example,spec.profile.email=alice@example.com",
+    ] {
+        let before = catalog.requests();
+        let err = resolver.resolve(&email(hostile)).await.unwrap_err();
+        assert!(
+            matches!(err, ResolveError::NotFound { .. }),
+            "{hostile}: {err:?}"
+        );
+        assert_eq!(
+            catalog.requests(),
+            before,
+            "{hostile}: refused before any request"
+        );
+    }
+}
+
+/// Whatever the API answers, only entities that really match the lookup
+/// count: a catalog (or a proxy in front of it) that answers too much
+/// cannot sign someone in as another person.
+#[tokio::test]
+async fn entities_the_api_returns_are_checked_against_the_lookup() {
+    let catalog = FakeCatalog::start(api_entities()).await;
+    catalog.set_ignore_filters(true);
+    let resolver = api_resolver(
+        &catalog,
+        one("emailMatchingUserEntityProfileEmail"),
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    let bob = resolver.resolve(&email("bob@example.com")).await.unwrap();
+    assert_eq!(bob.user_entity_ref, "user:default/bob");
+    let err = resolver
+        .resolve(&email("mallory@example.com"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ResolveError::NotFound { .. }), "{err:?}");
+}
