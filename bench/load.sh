@@ -74,7 +74,7 @@ YAML
 STAGEPASS_LOG=warn taskset -c $server_cpus target/release/stagepass --config "$work/stagepass.yaml" > "$work/logs/stagepass.log" 2>&1 &
 sp_pid=$!
 for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18090/healthz && break; sleep 0.1; done
-cookie=$(target/release/examples/mint-session load-test)
+cookie=$(target/release/examples/mint-session --config "$work/stagepass.yaml" load-test)
 # Every figure below is for 200 responses: refuse to measure anything else.
 curl -fs -o /dev/null http://127.0.0.1:18080/1k
 curl -fs -o /dev/null -H "Cookie: $cookie" http://127.0.0.1:18000/1k

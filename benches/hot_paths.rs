@@ -24,8 +24,11 @@ fn session() -> Session {
 }
 
 fn open_session(c: &mut Criterion) {
-    let keys = SessionKeys::from_secrets(&[Secret::new("a-benchmark-secret-of-at-least-32-chars")])
-        .unwrap();
+    let keys = SessionKeys::from_secrets(
+        &[Secret::new("a-benchmark-secret-of-at-least-32-chars")],
+        "https://portal.example\noidc\nportal",
+    )
+    .unwrap();
     let settings = CookieSettings::new("stagepass", true).unwrap();
     let jar = SessionJar::new(&keys, &settings);
     let cookies = jar.write_session(&HeaderMap::new(), &session(), 0).unwrap();

@@ -2,18 +2,30 @@
 //! with the given secret. For load tests and debugging only: anyone who holds
 //! `auth.session.secret` can already do this, which is why it must stay secret.
 //!
-//! Usage: SESSION_SECRET=... cargo run --example mint-session -- [subject] [cookie-prefix]
+//! Usage: SESSION_SECRET=... cargo run --example mint-session -- --config FILE [subject]
+//!
+//! The config names the deployment the cookie is bound to (`publicUrl`,
+//! the provider and its client id) and the cookie prefix.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use stagepass::config::Secret;
 use stagepass::session::{CookieSettings, Session, SessionJar, SessionKeys};
 
 fn main() {
-    let secret = std::env::var("SESSION_SECRET").expect("set SESSION_SECRET");
     let mut args = std::env::args().skip(1);
+    let (flag, path) = (args.next(), args.next());
+    let Some(path) = path.filter(|_| flag.as_deref() == Some("--config")) else {
+        eprintln!("usage: mint-session --config FILE [subject]");
+        std::process::exit(2);
+    };
+    let config = match stagepass::config::load(&[path.into()]) {
+        Ok(loaded) => loaded.config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            std::process::exit(64);
+        }
+    };
     let subject = args.next().unwrap_or_else(|| "load-test".into());
-    let prefix = args.next().unwrap_or_else(|| "stagepass".into());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -31,8 +43,11 @@ fn main() {
         id_token: None,
         issued_at: now,
     };
-    let keys = SessionKeys::from_secrets(&[Secret::new(secret)]).expect("secret");
-    let settings = CookieSettings::new(prefix, false).expect("cookie prefix");
+    let keys = SessionKeys::from_secrets(&config.auth.session_secrets, &config.session_binding())
+        .expect("secret");
+    let sp = &config.stagepass;
+    let settings = CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
+        .expect("cookie prefix");
     let cookies = SessionJar::new(&keys, &settings)
         .write_session(&http::HeaderMap::new(), &session, now)
         .expect("session fits");

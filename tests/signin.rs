@@ -256,8 +256,10 @@ async fn rotating_the_session_secret_logs_nobody_out() {
     let mut agent = Agent::new();
     w.sign_in(&mut agent, "/", "alice").await;
     let old_cookie = agent.cookie(SP_HOST, "stagepass").unwrap().to_owned();
-    // A second replica with the rotated secret list: new first, old second.
+    // A second replica (same publicUrl, provider and client) with the
+    // rotated secret list: new first, old second.
     let rotated = world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.public_url = w.public_url.clone();
         cfg.auth.session_secrets = vec![
             stagepass::config::Secret::new("a-brand-new-session-secret-of-32-chars-or-more"),
             stagepass::config::Secret::new(SESSION_SECRET),
@@ -276,6 +278,7 @@ async fn rotating_the_session_secret_logs_nobody_out() {
     );
     // A replica that dropped the old secret no longer accepts the cookie.
     let dropped = world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.public_url = w.public_url.clone();
         cfg.auth.session_secrets = vec![stagepass::config::Secret::new(
             "a-brand-new-session-secret-of-32-chars-or-more",
         )];

@@ -43,6 +43,25 @@ pub struct Config {
     pub auth: AuthConfig,
 }
 
+impl Config {
+    /// What a session cookie is bound to: `publicUrl`'s origin, the provider
+    /// id and its client id (empty for the guest provider). Two deployments
+    /// sharing `auth.session.secret` cannot open each other's cookies.
+    pub fn session_binding(&self) -> String {
+        let client_id = self
+            .auth
+            .providers
+            .get(&self.stagepass.provider)
+            .map_or("", |p| p.client_id.as_str());
+        format!(
+            "{}\n{}\n{}",
+            self.stagepass.public_url.origin().ascii_serialization(),
+            self.stagepass.provider,
+            client_id
+        )
+    }
+}
+
 /// `stagepass:` — the proxy's own section.
 #[derive(Debug, Clone)]
 pub struct StagepassConfig {

@@ -62,8 +62,9 @@ impl Gate {
     /// Must be called inside a Tokio runtime.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, String> {
         let sp = &config.stagepass;
-        let keys = SessionKeys::from_secrets(&config.auth.session_secrets)
-            .ok_or("auth.session.secret: missing")?;
+        let keys =
+            SessionKeys::from_secrets(&config.auth.session_secrets, &config.session_binding())
+                .ok_or("auth.session.secret: missing")?;
         let cookies = CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
             .map_err(|e| format!("stagepass.cookieName: {e}"))?;
         let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;

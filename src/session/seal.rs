@@ -12,6 +12,12 @@
 //!
 //! The associated data is `version | kid | cookie name`: a value moved to another
 //! cookie name, or with its header edited, fails to open.
+//!
+//! The keys are bound to their deployment (`publicUrl`'s origin, the provider
+//! id and the client id, mixed into the HKDF `info`), so a cookie from another
+//! stagepass that shares the secret (a development instance with the guest
+//! provider, another app) never opens here. Format 1 had no binding; its
+//! cookies read as "no session", which signs everyone in again once.
 
 use std::fmt;
 
@@ -27,7 +33,7 @@ use sha2::Sha256;
 use crate::config::Secret;
 
 /// Version byte of the sealed format; bump it when the layout or the derivation changes.
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 const KID_LEN: usize = 4;
 const HEADER_LEN: usize = 1 + KID_LEN;
 const NONCE_LEN: usize = 12;
@@ -39,8 +45,8 @@ const MAX_PLAINTEXT: usize = 64 * 1024;
 /// separates stagepass's derivations from anything else that might use them.
 const HKDF_SALT: &[u8] = b"stagepass cookie keys";
 const INFO_KID: &[u8] = b"stagepass/v1 key id";
-const INFO_SESSION: &[u8] = b"stagepass/v1 session cookie";
-const INFO_LOGIN: &[u8] = b"stagepass/v1 login-flow cookie";
+const INFO_SESSION: &[u8] = b"stagepass/v2 session cookie";
+const INFO_LOGIN: &[u8] = b"stagepass/v2 login-flow cookie";
 
 /// What a sealed value is for. Each purpose has its own key, so a value sealed
 /// for one purpose never opens as another even under the same cookie name.
@@ -58,14 +64,14 @@ struct KeyEntry {
 }
 
 impl KeyEntry {
-    fn derive(secret: &Secret) -> Self {
+    fn derive(secret: &Secret, deployment: &str) -> Self {
         let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), secret.expose().as_bytes());
         let mut kid = [0u8; KID_LEN];
         expand(&hkdf, INFO_KID, &mut kid);
         KeyEntry {
             kid,
-            session: cipher(&hkdf, INFO_SESSION),
-            login: cipher(&hkdf, INFO_LOGIN),
+            session: cipher(&hkdf, &bound_info(INFO_SESSION, deployment)),
+            login: cipher(&hkdf, &bound_info(INFO_LOGIN, deployment)),
         }
     }
 
@@ -81,6 +87,12 @@ fn expand(hkdf: &Hkdf<Sha256>, info: &[u8], out: &mut [u8]) {
     // Only fails for outputs longer than 255 * 32 bytes; ours are 4 and 32.
     hkdf.expand(info, out)
         .expect("HKDF-SHA256 output length is within bounds");
+}
+
+/// `purpose | 0 | deployment`: the purpose strings hold no zero byte, so
+/// the split is unambiguous.
+fn bound_info(purpose: &[u8], deployment: &str) -> Vec<u8> {
+    [purpose, &[0], deployment.as_bytes()].concat()
 }
 
 fn cipher(hkdf: &Hkdf<Sha256>, info: &[u8]) -> Aes256Gcm {
@@ -108,12 +120,17 @@ impl fmt::Debug for SessionKeys {
 }
 
 impl SessionKeys {
-    /// `None` when `secrets` is empty (config validation never lets that through).
-    pub fn from_secrets(secrets: &[Secret]) -> Option<Self> {
+    /// Keys for the deployment named by `deployment` (see
+    /// `Config::session_binding`). `None` when `secrets` is empty (config
+    /// validation never lets that through).
+    pub fn from_secrets(secrets: &[Secret], deployment: &str) -> Option<Self> {
         if secrets.is_empty() {
             return None;
         }
-        let entries = secrets.iter().map(KeyEntry::derive).collect();
+        let entries = secrets
+            .iter()
+            .map(|secret| KeyEntry::derive(secret, deployment))
+            .collect();
         Some(SessionKeys { entries })
     }
 

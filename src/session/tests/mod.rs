@@ -17,10 +17,11 @@ use crate::config::Secret;
 const SECRET_A: &str = "a-first-secret-that-is-at-least-32-chars";
 const SECRET_B: &str = "b-second-secret-that-is-at-least-32-chars";
 const NOW: u64 = 1_700_000_000;
+const DEPLOYMENT: &str = "https://portal.example\noidc\nportal";
 
 fn keys(secrets: &[&str]) -> SessionKeys {
     let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-    SessionKeys::from_secrets(&secrets).expect("non-empty")
+    SessionKeys::from_secrets(&secrets, DEPLOYMENT).expect("non-empty")
 }
 
 fn settings(secure: bool) -> CookieSettings {

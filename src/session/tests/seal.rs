@@ -1,7 +1,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{SECRET_A, SECRET_B, keys};
+use super::{DEPLOYMENT, SECRET_A, SECRET_B, keys};
 use crate::config::Secret;
 use crate::session::SessionKeys;
 use crate::session::seal::Purpose;
@@ -42,7 +42,7 @@ fn layout_is_version_kid_nonce_ciphertext_tag() {
     );
     let raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
     assert_eq!(raw.len(), 1 + 4 + 12 + PLAIN.len() + 16);
-    assert_eq!(raw[0], 1);
+    assert_eq!(raw[0], 2, "format 2: keys bound to the deployment");
 }
 
 #[test]
@@ -191,12 +191,38 @@ fn oversize_plaintext_is_not_sealed() {
 
 #[test]
 fn empty_secret_list_has_no_keys() {
-    assert!(SessionKeys::from_secrets(&[]).is_none());
+    assert!(SessionKeys::from_secrets(&[], DEPLOYMENT).is_none());
 }
 
 #[test]
 fn debug_shows_no_key_material() {
-    let keys = SessionKeys::from_secrets(&[Secret::new(SECRET_A), Secret::new(SECRET_B)]).unwrap();
+    let keys =
+        SessionKeys::from_secrets(&[Secret::new(SECRET_A), Secret::new(SECRET_B)], DEPLOYMENT)
+            .unwrap();
     let debug = format!("{keys:?}");
     assert_eq!(debug, "SessionKeys { keys: 2, .. }");
+}
+
+#[test]
+fn a_value_from_another_deployment_with_the_same_secret_never_opens() {
+    let here = keys(&[SECRET_A]);
+    let sealed = here.seal(Purpose::Session, "sp", b"alice").unwrap();
+    assert_eq!(
+        here.open(Purpose::Session, "sp", &sealed, 4096).as_deref(),
+        Some(&b"alice"[..])
+    );
+    for elsewhere in [
+        "http://localhost:7000\noidc\nportal", // a development instance
+        "https://portal.example\nguest\n",     // the guest provider
+        "https://portal.example\noidc\nother-client", // another app at the IdP
+        "https://other.example\noidc\nportal", // another origin
+    ] {
+        let there = SessionKeys::from_secrets(&[Secret::new(SECRET_A)], elsewhere).unwrap();
+        let foreign = there.seal(Purpose::Session, "sp", b"alice").unwrap();
+        assert_eq!(
+            here.open(Purpose::Session, "sp", &foreign, 4096),
+            None,
+            "{elsewhere}"
+        );
+    }
 }
