@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod backstage;
+pub mod frontend;
 pub mod jwt;
 pub mod op;
 pub mod upstream;
@@ -228,10 +229,12 @@ pub fn test_session() -> stagepass::session::Session {
 }
 
 /// `name=value` pairs sealing `session` with [`SESSION_SECRET`], as stagepass
-/// itself would: sessions are stateless, so a test can mint one.
+/// itself would for the deployment of [`config`] (its `publicUrl`, provider
+/// and client id): sessions are stateless, so a test can mint one.
 pub fn session_cookie(session: &stagepass::session::Session) -> String {
     use stagepass::session::{CookieSettings, SessionJar, SessionKeys};
-    let keys = SessionKeys::from_secrets(&[Secret::new(SESSION_SECRET)]).unwrap();
+    let binding = config("http://127.0.0.1:1".parse().unwrap()).session_binding();
+    let keys = SessionKeys::from_secrets(&[Secret::new(SESSION_SECRET)], &binding).unwrap();
     let settings = CookieSettings::new("stagepass", false).unwrap();
     let set_cookies = SessionJar::new(&keys, &settings)
         .write_session(&HeaderMap::new(), session, now())

@@ -47,8 +47,18 @@ pub async fn world(options: WorldOptions) -> World {
 
 /// Starts everything; `tweak` adjusts stagepass's config last.
 pub async fn world_with(options: WorldOptions, tweak: impl FnOnce(&mut Config)) -> World {
-    let up = upstream::start().await;
     let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    world_on(public, options, tweak).await
+}
+
+/// As [`world_with`], on a listener the caller bound, for tests that must
+/// know stagepass's address before it starts (an upstream that needs it).
+pub async fn world_on(
+    public: TcpListener,
+    options: WorldOptions,
+    tweak: impl FnOnce(&mut Config),
+) -> World {
+    let up = upstream::start().await;
     let public_url: Url = format!("http://{}", public.local_addr().unwrap())
         .parse()
         .unwrap();
