@@ -43,6 +43,7 @@ const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 const DEFAULT_HEADER_BYTES: usize = 16 * 1024;
 const DEFAULT_COOKIE_NAME: &str = "stagepass";
+const HOST_COOKIE_PREFIX: &str = "__Host-";
 const DEFAULT_ENVIRONMENT: &str = "development";
 const DEFAULT_SESSION_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 const DEFAULT_IDP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,11 +115,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         DEFAULT_HEADER_BYTES,
         parse::header_bytes,
     );
-    let cookie_name = child("cookieName").optional(
-        problems,
-        DEFAULT_COOKIE_NAME.to_string(),
-        parse::cookie_name,
-    );
+    let cookie_name = cookie_name(&child("cookieName"), public_url.as_ref(), problems);
     let token_section = child("backstageToken");
     let backstage_token_header =
         backstage::header_name(&token_section, "authorization", &["enabled"], problems);
@@ -144,6 +141,32 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         inject_backstage_token,
         assertion_header,
     })
+}
+
+/// Over https the default is `__Host-stagepass`: browsers then accept the
+/// cookie only with `Secure`, `Path=/` and no `Domain`, so a sibling
+/// subdomain can neither plant nor shadow it (cookie tossing). The `__Host-`
+/// and `__Secure-` prefixes need https; over plain http browsers drop them.
+fn cookie_name(field: &Field, public_url: Option<&Url>, problems: &mut Problems) -> String {
+    let https = public_url.is_some_and(|u| u.scheme() == "https");
+    let default = match https {
+        true => format!("{HOST_COOKIE_PREFIX}{DEFAULT_COOKIE_NAME}"),
+        false => DEFAULT_COOKIE_NAME.to_string(),
+    };
+    let name = field.optional(problems, default, parse::cookie_name);
+    let browser_prefix = [HOST_COOKIE_PREFIX, "__Secure-"].into_iter().find(|p| {
+        name.to_ascii_lowercase()
+            .starts_with(&p.to_ascii_lowercase())
+    });
+    if let Some(prefix) = browser_prefix.filter(|_| public_url.is_some() && !https) {
+        problems.add(
+            &field.path,
+            format!(
+                "the {prefix} prefix needs an https publicUrl: browsers drop such cookies over http"
+            ),
+        );
+    }
+    name
 }
 
 fn default_addr(text: &str) -> SocketAddr {

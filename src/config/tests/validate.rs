@@ -19,7 +19,10 @@ fn every_default_applies() {
     assert_eq!(stagepass.timeouts.idle, Duration::from_secs(90));
     assert_eq!(stagepass.shutdown_grace_period, Duration::from_secs(25));
     assert_eq!(stagepass.max_request_header_bytes, 16384);
-    assert_eq!(stagepass.cookie_name, "stagepass");
+    assert_eq!(
+        stagepass.cookie_name, "__Host-stagepass",
+        "https publicUrl: cookies no sibling subdomain can plant"
+    );
     assert_eq!(config.auth.environment, "development");
     assert_eq!(config.auth.session_secrets.len(), 1);
 
@@ -230,6 +233,27 @@ stagepass:
             "stagepass.cookieName: expected 1 to 32 of the characters A-Z a-z 0-9 _ -, got \"bad name\"",
         ]
     );
+}
+
+#[test]
+fn cookie_name_defaults_to_a_host_cookie_over_https_only() {
+    let plain = ok(load_over(
+        "stagepass:\n  publicUrl: http://localhost:7000\n",
+    ))
+    .config;
+    assert_eq!(plain.stagepass.cookie_name, "stagepass");
+    let chosen = ok(load_over("stagepass:\n  cookieName: portal\n")).config;
+    assert_eq!(chosen.stagepass.cookie_name, "portal");
+    for name in ["__Host-portal", "__Secure-portal", "__host-portal"] {
+        let errors = problems_over(&format!(
+            "stagepass:\n  publicUrl: http://localhost:7000\n  cookieName: {name}\n"
+        ));
+        assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+        assert!(
+            errors[0].starts_with("stagepass.cookieName: the __") && errors[0].contains("https"),
+            "{errors:?}"
+        );
+    }
 }
 
 #[test]
