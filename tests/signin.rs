@@ -221,13 +221,70 @@ async fn browser_sign_out_ends_the_idp_session_too() {
     let w = world(WorldOptions::default()).await;
     let mut agent = Agent::new();
     w.sign_in(&mut agent, "/", "alice").await;
-    let reply = agent.get(&w.url("/api/auth/test/logout")).await;
+    // A link in the app, followed by the browser.
+    let reply = agent
+        .request(
+            "GET",
+            &w.url("/api/auth/test/logout"),
+            &[("accept", "text/html"), ("sec-fetch-site", "same-origin")],
+            Bytes::new(),
+        )
+        .await;
     assert_eq!(reply.status, 302);
     let end_session = location(&w.url("/"), &reply.headers).unwrap();
     assert_eq!(end_session.host_str(), Some("127.0.0.2"));
     let query: std::collections::HashMap<_, _> = end_session.query_pairs().into_owned().collect();
     assert!(query.contains_key("id_token_hint"));
     assert_eq!(query["post_logout_redirect_uri"], w.url("/").as_str());
+    assert!(agent.cookie_names(SP_HOST).is_empty());
+}
+
+#[tokio::test]
+async fn another_site_cannot_sign_people_out_with_a_link() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let logout = w.url("/api/auth/test/logout");
+    for site in [Some("cross-site"), Some("same-site"), None] {
+        let mut headers = vec![("accept", "text/html")];
+        headers.extend(site.map(|s| ("sec-fetch-site", s)));
+        let asked = agent.request("GET", &logout, &headers, Bytes::new()).await;
+        assert_eq!(asked.status, 200, "{site:?}: a page that asks, no redirect");
+        assert!(asked.text().contains("method=\"post\""), "{}", asked.text());
+        assert_eq!(
+            asked.headers.get("x-frame-options").unwrap(),
+            "DENY",
+            "the button cannot be clickjacked"
+        );
+        assert!(agent.cookie(SP_HOST, "stagepass").is_some(), "{site:?}");
+    }
+    // Another site's form post: refused, still signed in.
+    let foreign = agent
+        .request(
+            "POST",
+            &logout,
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(foreign.status, 403);
+    assert!(agent.cookie(SP_HOST, "stagepass").is_some());
+    // The confirmation page's button: signed out of stagepass and the IdP.
+    let origin = w.url("/").origin().ascii_serialization();
+    let confirmed = agent
+        .request(
+            "POST",
+            &logout,
+            &[("origin", origin.as_str())],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(confirmed.status, 302, "{}", confirmed.text());
+    let end_session = location(&w.url("/"), &confirmed.headers).unwrap();
+    assert_eq!(end_session.host_str(), Some("127.0.0.2"));
     assert!(agent.cookie_names(SP_HOST).is_empty());
 }
 

@@ -62,6 +62,10 @@ impl AuthRoutes {
     pub fn start_path(&self) -> String {
         format!("{}start", self.prefix)
     }
+
+    pub fn logout_path(&self) -> String {
+        format!("{}logout", self.prefix)
+    }
 }
 
 /// A top-level browser navigation: the only kind of request that may be

@@ -1,47 +1,97 @@
 //! Sign-out and the session endpoint Backstage's frontend polls.
 
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
 use super::{Gate, SignIn, client_error, json, redirect};
-use crate::body::Body;
+use crate::body::{self, Body};
 use crate::error::Error;
+use crate::html::{self, escape};
 
 impl Gate {
-    /// `POST /api/auth/<id>/logout` with `X-Requested-With` (Backstage's
-    /// contract, which also stops cross-site form posts) clears every
-    /// stagepass cookie. A browser `GET` also ends the IdP session through its
-    /// `end_session_endpoint` when it has one.
+    /// `/api/auth/<id>/logout`.
+    ///
+    /// - `POST` with `X-Requested-With` (Backstage's contract; a cross-site
+    ///   page cannot add that header without a CORS preflight stagepass never
+    ///   grants) clears every stagepass cookie and answers JSON.
+    /// - A browser sign-out (a `GET` navigation from this site, or the `POST`
+    ///   of the confirmation form below) clears the cookies, then ends the IdP
+    ///   session through its `end_session_endpoint` when it has one.
+    /// - A `GET` from anywhere else (a link or image on another site) only
+    ///   gets a page whose button posts the sign-out, so no other site can
+    ///   sign people out of stagepass and their IdP.
     pub(super) fn logout<B>(&self, req: &Request<B>) -> Result<Response<Body>, Error> {
-        let clear = self.jar().clear_all(req.headers());
+        let headers = req.headers();
         match *req.method() {
-            Method::POST if req.headers().contains_key("x-requested-with") => {
-                Ok(json(StatusCode::OK, &json!({}), clear))
-            }
+            Method::POST if headers.contains_key("x-requested-with") => Ok(json(
+                StatusCode::OK,
+                &json!({}),
+                self.jar().clear_all(headers),
+            )),
+            Method::POST if self.posted_from_here(headers) => self.browser_sign_out(headers),
             Method::POST => Err(client_error(
                 StatusCode::FORBIDDEN,
                 "missing_x_requested_with",
-                "Sign-out requests must carry an X-Requested-With header.",
+                "Sign-out requests must come from this site or carry an X-Requested-With header.",
             )),
-            Method::GET => {
-                let id_token = self
-                    .jar()
-                    .read_session(req.headers(), super::now())
-                    .and_then(|s| s.id_token);
-                let home = self.redirects.root();
-                let target = match &self.sign_in {
-                    SignIn::Oidc(oidc) => oidc.end_session_url(id_token.as_deref(), &home),
-                    SignIn::Guest => None,
-                }
-                .unwrap_or(home);
-                redirect(target.as_str(), clear)
-            }
+            Method::GET if navigated_from_here(headers) => self.browser_sign_out(headers),
+            Method::GET => Ok(self.confirm_sign_out_page()),
             _ => Err(client_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "Use POST (API) or GET (browser) to sign out.",
             )),
         }
+    }
+
+    fn browser_sign_out(&self, headers: &HeaderMap) -> Result<Response<Body>, Error> {
+        let id_token = self
+            .jar()
+            .read_session(headers, super::now())
+            .and_then(|s| s.id_token);
+        let home = self.redirects.root();
+        let target = match &self.sign_in {
+            SignIn::Oidc(oidc) => oidc.end_session_url(id_token.as_deref(), &home),
+            SignIn::Guest => None,
+        }
+        .unwrap_or(home);
+        redirect(target.as_str(), self.jar().clear_all(headers))
+    }
+
+    /// A form post is ours when the browser says so: `Sec-Fetch-Site:
+    /// same-origin`, or an `Origin` equal to `publicUrl`'s.
+    fn posted_from_here(&self, headers: &HeaderMap) -> bool {
+        let origin = self.redirects.root().origin().ascii_serialization();
+        fetch_site(headers) == Some("same-origin")
+            || headers
+                .get(header::ORIGIN)
+                .is_some_and(|o| o.as_bytes() == origin.as_bytes())
+    }
+
+    fn confirm_sign_out_page(&self) -> Response<Body> {
+        let body = format!(
+            "<h1>Sign out?</h1><p>A page on another site asked to sign you out of <code>{site}</code>.</p>\
+<form method=\"post\" action=\"{action}\"><button type=\"submit\">Sign out</button></form>\
+<p><a href=\"{home}\">Stay signed in</a></p>",
+            site = escape(&self.redirects.root().origin().ascii_serialization()),
+            action = escape(&self.routes.logout_path()),
+            home = escape(self.redirects.root().as_str()),
+        );
+        let mut response = Response::new(body::full(html::page("Sign out?", &body)));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // The button must not be clickable inside another site's frame.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        response
     }
 
     /// `GET /api/auth/<id>/refresh`: the signed-in profile, or 401.
@@ -74,4 +124,16 @@ impl Gate {
         let body = self.refresh_body(&live.session).await?;
         Ok(json(StatusCode::OK, &body, live.set_cookies))
     }
+}
+
+/// `Sec-Fetch-Site`, which every current browser sends and no page can forge.
+fn fetch_site(headers: &HeaderMap) -> Option<&str> {
+    headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+}
+
+/// A `GET` the person started on this site (`same-origin`) or by typing the
+/// address or using a bookmark (`none`). Without the header (old browsers,
+/// scripts) stagepass cannot tell, so it asks.
+fn navigated_from_here(headers: &HeaderMap) -> bool {
+    matches!(fetch_site(headers), Some("same-origin" | "none"))
 }
