@@ -162,6 +162,29 @@ async fn refresh_profile_takes_what_the_idp_left_out_from_the_catalog_and_never_
     );
 }
 
+/// Entra ID sends `email` without `email_verified`, and lets tenants put
+/// any address there: with `signIn.requireVerifiedEmail` such an email never
+/// finds a catalog user, while a verified one still does.
+#[tokio::test]
+async fn require_verified_email_refuses_emails_the_idp_does_not_vouch_for() {
+    let options = WorldOptions {
+        accounts: serde_json::json!({"alice": {"email_verified": null}}),
+        ..WorldOptions::default()
+    };
+    let w = world_with(options, |cfg| {
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+        let provider = cfg.auth.providers.get_mut("test").unwrap();
+        provider.resolvers = email_resolver();
+        provider.require_verified_email = true;
+    })
+    .await;
+    let mut alice = Agent::new();
+    let refused = w.sign_in(&mut alice, "/", "alice").await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let mut bob = Agent::new();
+    assert_eq!(w.sign_in(&mut bob, "/", "bob").await.status, 302);
+}
+
 #[tokio::test]
 async fn guest_sign_in_lists_catalog_users_and_signs_in_as_one() {
     let up = upstream::start().await;

@@ -32,6 +32,8 @@ async fn broken_id_tokens_are_rejected() {
         "wrong-iss",
         "wrong-aud",
         "multi-aud-no-azp",
+        "multi-aud-foreign-azp",
+        "foreign-azp",
         "expired",
         "wrong-nonce",
         "bad-at-hash",
@@ -238,4 +240,62 @@ async fn form_post_callback_signs_in_too() {
         w.url("/reports?y=2026")
     );
     assert!(agent.cookie(SP_HOST, "stagepass").is_some());
+}
+
+/// A discovery document served at one address that names another issuer
+/// (an IdP mix-up, or a hostile document on a shared host) is refused:
+/// stagepass stays not ready and says why, and nobody is sent to sign in.
+#[tokio::test]
+async fn a_discovery_document_naming_another_issuer_is_refused() {
+    let w = world(WorldOptions::default()).await;
+    let document = get(w.op.metadata_url().as_str()).await.text();
+    let elsewhere = serve_at("/tenant-b/.well-known/openid-configuration", document).await;
+    let mut cfg = config(w.up.url());
+    cfg.auth.providers.get_mut("test").unwrap().metadata_url = elsewhere;
+    let sp = start(cfg).await;
+    let mut reason = String::new();
+    for _ in 0..500 {
+        let ready = get(&sp.admin_url("/readyz")).await;
+        assert_ne!(ready.status, 200, "must never become ready");
+        reason = ready.text();
+        if reason.contains("Discovery 4.3") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(reason.contains("Discovery 4.3"), "{reason}");
+    assert!(
+        reason.contains(w.op.issuer.as_str().trim_end_matches('/')),
+        "{reason}"
+    );
+    let page = anonymous("GET", &sp.url("/"))
+        .header("accept", "text/html")
+        .body(Default::default())
+        .unwrap();
+    assert_eq!(send(&client(), page).await.status, 503);
+}
+
+/// A one-route HTTP server answering `path` with `body` as JSON.
+async fn serve_at(path: &'static str, body: String) -> url::Url {
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let body = body.clone();
+            let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let status = if req.uri().path() == path { 200 } else { 404 };
+                let response = http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(Bytes::from(body.clone())));
+                async move { response }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    url.parse().unwrap()
 }

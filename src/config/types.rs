@@ -182,6 +182,9 @@ pub struct ProviderConfig {
     pub timeout: Duration,
     /// `signIn.resolvers`, tried in order. Empty: no catalog lookup.
     pub resolvers: Vec<super::ResolverConfig>,
+    /// `signIn.requireVerifiedEmail`, default false: use an email only when
+    /// the IdP says `email_verified: true`, not merely when it does not say.
+    pub require_verified_email: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -354,6 +354,11 @@ fn provider(
     let timeout =
         child("timeout").optional(problems, DEFAULT_IDP_TIMEOUT, parse::positive_duration);
     let resolvers = backstage::resolvers(entry, problems);
+    let require_verified_email = backstage::flag(
+        &entry.child("signIn").child("requireVerifiedEmail"),
+        false,
+        problems,
+    );
     Some(ProviderConfig {
         metadata_url: metadata_url?,
         client_id: client_id?,
@@ -366,6 +371,7 @@ fn provider(
         session_duration,
         timeout,
         resolvers,
+        require_verified_email,
     })
 }
 

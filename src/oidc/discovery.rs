@@ -110,6 +110,7 @@ impl Discovery {
         }
         let metadata: ProviderMetadataWithLogout = serde_json::from_slice(response.body())
             .map_err(|e| format!("metadata is not a valid OpenID Provider configuration: {e}"))?;
+        check_issuer(&self.metadata_url, metadata.issuer().as_str())?;
         check_endpoints(&metadata)?;
         let jwks = self.fetch_jwks(metadata.jwks_uri()).await?;
         Ok(Discovered {
@@ -133,6 +134,29 @@ impl Discovery {
     fn set(&self, status: Status) {
         *self.status.write().unwrap_or_else(|e| e.into_inner()) = status;
     }
+}
+
+const WELL_KNOWN: &str = "/.well-known/openid-configuration";
+
+/// OpenID Discovery 4.3: the document's `issuer` must be the URL it was
+/// fetched under, minus the well-known suffix (a trailing `/` on the issuer
+/// is tolerated). Otherwise a document served at one IdP's address could
+/// name another issuer. A `metadataUrl` of another shape (a query, a custom
+/// path) cannot be checked this way; the exact `iss` check on every ID
+/// token still applies.
+pub(crate) fn check_issuer(metadata_url: &Url, issuer: &str) -> Result<(), String> {
+    if metadata_url.query().is_some() {
+        return Ok(());
+    }
+    let Some(expected) = metadata_url.as_str().strip_suffix(WELL_KNOWN) else {
+        return Ok(());
+    };
+    if issuer.strip_suffix('/').unwrap_or(issuer) == expected.trim_end_matches('/') {
+        return Ok(());
+    }
+    Err(format!(
+        "the discovery document names issuer {issuer}, but it was fetched from {metadata_url}: they must match (OpenID Connect Discovery 4.3)"
+    ))
 }
 
 /// The client secret and authorization codes go to these endpoints: hold
@@ -160,6 +184,26 @@ fn check_endpoints(metadata: &ProviderMetadataWithLogout) -> Result<(), String> 
 
 #[cfg(test)]
 mod tests {
+    use super::check_issuer;
+
+    #[test]
+    fn the_issuer_must_be_where_the_document_was_found() {
+        let at = |u: &str| u.parse::<url::Url>().unwrap();
+        let keycloak = at("https://id.example/realms/r/.well-known/openid-configuration");
+        assert!(check_issuer(&keycloak, "https://id.example/realms/r").is_ok());
+        assert!(check_issuer(&keycloak, "https://id.example/realms/r/").is_ok());
+        let err = check_issuer(&keycloak, "https://id.example/realms/other").unwrap_err();
+        assert!(
+            err.contains("realms/other") && err.contains("Discovery 4.3"),
+            "{err}"
+        );
+        assert!(check_issuer(&keycloak, "https://evil.example/realms/r").is_err());
+        let root = at("https://tenant.auth.example/.well-known/openid-configuration");
+        assert!(check_issuer(&root, "https://tenant.auth.example/").is_ok());
+        // Other shapes cannot be checked this way (Azure AD B2C's ?p=policy).
+        let b2c = at("https://b2c.example/t/v2.0/.well-known/openid-configuration?p=signin");
+        assert!(check_issuer(&b2c, "https://b2c.example/guid/v2.0/").is_ok());
+    }
     #[test]
     fn plain_http_endpoints_only_on_loopback() {
         for (url, ok) in [

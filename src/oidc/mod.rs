@@ -204,6 +204,7 @@ impl OidcProvider {
             claims,
             id_token,
             previous_refresh,
+            self.config.require_verified_email,
         ))
     }
 

@@ -27,12 +27,13 @@ impl SignedIn {
         claims: Option<serde_json::Value>,
         id_token: Option<&CoreIdToken>,
         previous_refresh: Option<&str>,
+        require_verified_email: bool,
     ) -> Self {
         let claims = claims.unwrap_or_default();
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         SignedIn {
             subject: text("sub"),
-            email: verified_email(&claims),
+            email: usable_email(&claims, require_verified_email),
             name: text("name"),
             picture: text("picture"),
             preferred_username: text("preferred_username"),
@@ -50,18 +51,60 @@ impl SignedIn {
 /// The email, unless the IdP says it is unverified: email-based resolvers
 /// must not map a self-asserted address onto someone's catalog user. An
 /// absent `email_verified` (Entra ID, many enterprise IdPs) counts as
-/// verified; a string `"false"` (some IdPs) as unverified.
-fn verified_email(claims: &serde_json::Value) -> Option<String> {
-    let unverified = match claims.get("email_verified") {
-        Some(serde_json::Value::Bool(verified)) => !verified,
-        Some(serde_json::Value::String(text)) => text.eq_ignore_ascii_case("false"),
-        _ => false,
+/// verified unless `require_verified` (`signIn.requireVerifiedEmail`); a
+/// string `"true"`/`"false"` (some IdPs) counts as the boolean.
+pub(crate) fn usable_email(claims: &serde_json::Value, require_verified: bool) -> Option<String> {
+    let verified = match claims.get("email_verified") {
+        Some(serde_json::Value::Bool(verified)) => Some(*verified),
+        Some(serde_json::Value::String(text)) => match text.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    let usable = match verified {
+        Some(verified) => verified,
+        None => !require_verified,
     };
     let email = claims
         .get("email")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
-    email.filter(|_| !unverified)
+    email.filter(|_| usable)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::usable_email;
+
+    #[test]
+    fn unverified_emails_are_never_used_and_unsaid_ones_only_when_allowed() {
+        let with =
+            |verified: serde_json::Value| json!({"email": "a@x.io", "email_verified": verified});
+        let absent = json!({"email": "a@x.io"});
+        for require in [false, true] {
+            assert_eq!(
+                usable_email(&with(json!(true)), require).as_deref(),
+                Some("a@x.io")
+            );
+            assert_eq!(
+                usable_email(&with(json!("TRUE")), require).as_deref(),
+                Some("a@x.io")
+            );
+            assert_eq!(usable_email(&with(json!(false)), require), None);
+            assert_eq!(usable_email(&with(json!("false")), require), None);
+        }
+        assert_eq!(usable_email(&absent, false).as_deref(), Some("a@x.io"));
+        assert_eq!(
+            usable_email(&absent, true),
+            None,
+            "Entra ID sends no email_verified"
+        );
+        assert_eq!(usable_email(&with(json!("maybe")), true), None);
+    }
 }
 
 /// `groups` as a list or a single string; anything else means no groups.

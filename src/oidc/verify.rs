@@ -1,5 +1,6 @@
 //! ID token checks, as OIDC Core 3.1.3.7 lists them: signature with the key
-//! named by `kid`, only the configured algorithms, exact `iss`, `aud`/`azp`,
+//! named by `kid`, only the configured algorithms, exact `iss`, `aud`, `azp`
+//! (when present, this client),
 //! `exp`/`iat` with a small leeway, `nonce`, and `at_hash` when present.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -56,6 +57,16 @@ pub fn verify(
         None => token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
     };
     let claims = checked.map_err(classify)?;
+    // The library checks `azp` only when there are several audiences; OIDC
+    // Core 3.1.3.7 step 5: when present, it must be this client.
+    if let Some(azp) = claims.authorized_party() {
+        if azp.as_str() != expect.client_id {
+            return Err(Rejected::Invalid(format!(
+                "azp names another client ({})",
+                azp.as_str()
+            )));
+        }
+    }
     if let (Some(expected), Some(access_token)) = (claims.access_token_hash(), expect.access_token)
     {
         check_at_hash(token, &verifier, access_token, expected)?;

@@ -47,6 +47,7 @@ pub fn config(upstream: Url) -> Config {
         session_duration: Duration::from_secs(24 * 3600),
         timeout: Duration::from_secs(10),
         resolvers: vec![],
+        require_verified_email: false,
     };
     Config {
         stagepass: StagepassConfig {

@@ -40,6 +40,7 @@ fn every_default_applies() {
     assert_eq!(provider.prompt, None);
     assert_eq!(provider.session_duration, Duration::from_secs(24 * 3600));
     assert_eq!(provider.timeout, Duration::from_secs(10));
+    assert!(!provider.require_verified_email);
 }
 
 #[test]
@@ -81,7 +82,7 @@ auth:
         prompt: consent
         sessionDuration: {hours: 8}
         timeout: 500ms
-        signIn: {resolvers: [{resolver: emailMatchingUserEntityProfileEmail}]}
+        signIn: {resolvers: [{resolver: emailMatchingUserEntityProfileEmail}], requireVerifiedEmail: true}
 ",
     );
     let config = ok(fixture.load(&["base.yaml", "over.yaml"], &[])).config;
@@ -156,6 +157,7 @@ auth:
     assert_eq!(provider.prompt.as_deref(), Some("consent"));
     assert_eq!(provider.session_duration, Duration::from_secs(8 * 3600));
     assert_eq!(provider.timeout, Duration::from_millis(500));
+    assert!(provider.require_verified_email);
 }
 
 #[test]

@@ -195,7 +195,7 @@ const ALL_SCOPES = 'openid email profile groups offline_access';
 const MODES = new Set([
   'none', 'bad-signature', 'alg-none', 'wrong-iss', 'wrong-aud', 'expired',
   'wrong-nonce', 'hs256-with-public-key', 'foreign-key', 'multi-aud-no-azp',
-  'bad-at-hash', 'wrong-sub', 'refresh-invalid-grant',
+  'bad-at-hash', 'wrong-sub', 'refresh-invalid-grant', 'foreign-azp', 'multi-aud-foreign-azp',
 ]);
 
 const ENDPOINTS = ['discovery', 'jwks', 'token', 'userinfo', 'authorization', 'interaction',
@@ -278,6 +278,10 @@ async function tamper(idToken, mode, clientId) {
       const { azp, ...rest } = payload; // eslint-disable-line no-unused-vars
       return resign({ ...rest, aud: [clientId, 'another-audience'] });
     }
+    case 'foreign-azp':
+      return resign({ ...payload, azp: 'another-client' });
+    case 'multi-aud-foreign-azp':
+      return resign({ ...payload, aud: [clientId, 'another-client'], azp: 'another-client' });
     case 'bad-at-hash':
       return resign({ ...payload, at_hash: b64u(randomBytes(16)) });
     case 'hs256-with-public-key': {
