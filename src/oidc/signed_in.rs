@@ -74,6 +74,24 @@ pub(crate) fn usable_email(claims: &serde_json::Value, require_verified: bool) -
     email.filter(|_| usable)
 }
 
+/// `groups` as a list or a single string; anything else means no groups.
+fn groups(claims: &serde_json::Value) -> Vec<String> {
+    match claims.get("groups") {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .collect(),
+        Some(serde_json::Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -105,22 +123,4 @@ mod tests {
         );
         assert_eq!(usable_email(&with(json!("maybe")), true), None);
     }
-}
-
-/// `groups` as a list or a single string; anything else means no groups.
-fn groups(claims: &serde_json::Value) -> Vec<String> {
-    match claims.get("groups") {
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .filter_map(|g| g.as_str().map(str::to_owned))
-            .collect(),
-        Some(serde_json::Value::String(one)) => vec![one.clone()],
-        _ => Vec::new(),
-    }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
