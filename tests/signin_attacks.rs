@@ -60,6 +60,22 @@ async fn broken_id_tokens_are_rejected() {
     );
 }
 
+/// An IdP that rotates twice within the JWKS refetch interval: the second
+/// sign-in waits out the interval for a fresh key set instead of failing.
+#[tokio::test]
+async fn a_second_rotation_soon_after_the_first_still_signs_in() {
+    let w = world(WorldOptions::default()).await;
+    w.op.rotate_keys().await;
+    let mut first = Agent::new();
+    assert_eq!(w.sign_in(&mut first, "/", "alice").await.status, 302);
+    let before = w.op.stats().await["jwks"].as_u64().unwrap();
+    w.op.rotate_keys().await;
+    let mut second = Agent::new();
+    let reply = w.sign_in(&mut second, "/", "bob").await;
+    assert_eq!(reply.status, 302, "{}", reply.text());
+    assert_eq!(w.op.stats().await["jwks"].as_u64().unwrap() - before, 1);
+}
+
 #[tokio::test]
 async fn rotated_idp_keys_are_fetched_once() {
     let w = world(WorldOptions::default()).await;

@@ -77,15 +77,20 @@ impl Discovery {
     }
 
     /// Re-fetches the JWKS after an unknown `kid`, unless another caller
-    /// already did so since `seen_generation`, or an unknown `kid` forced a
-    /// fetch less than [`JWKS_MIN_INTERVAL`] ago.
+    /// already did so since `seen_generation`. Forced fetches are at least
+    /// [`JWKS_MIN_INTERVAL`] apart: a caller that comes sooner waits out the
+    /// rest of the interval (holding the lock, so the callers behind it
+    /// share its fetch) rather than failing a sign-in while an IdP rotates
+    /// twice in a row.
     pub async fn refresh_keys(&self, seen_generation: u64) -> Result<(), String> {
         let mut last_forced = self.refresh_lock.lock().await;
-        let current = self.current()?;
-        let too_soon = last_forced.is_some_and(|at| at.elapsed() < JWKS_MIN_INTERVAL);
-        if current.generation != seen_generation || too_soon {
+        if self.current()?.generation != seen_generation {
             return Ok(());
         }
+        if let Some(at) = *last_forced {
+            tokio::time::sleep_until((at + JWKS_MIN_INTERVAL).into()).await;
+        }
+        let current = self.current()?;
         *last_forced = Some(Instant::now());
         let jwks = self.fetch_jwks(current.metadata.jwks_uri()).await?;
         tracing::info!(keys = jwks.keys().len(), "IdP signing keys re-fetched");
