@@ -150,3 +150,65 @@ async fn hop_by_hop_request_headers_do_not_reach_the_upstream() {
         assert_eq!(seen.header(name), None, "{name} leaked");
     }
 }
+
+/// `Upgrade: h2c` (with an `HTTP2-Settings` header it does not list in
+/// `Connection`) would splice the client onto an upstream HTTP/2 connection
+/// whose later streams never pass the gate. Only WebSocket is tunnelled;
+/// anything else goes upstream as a plain request without the upgrade.
+#[tokio::test]
+async fn only_websocket_upgrades_are_tunnelled() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    for (method, upgrade) in [("GET", "h2c"), ("GET", "tls/1.2"), ("POST", "websocket")] {
+        let req = request(method, &sp.url("/echo"))
+            .header("connection", "Upgrade")
+            .header("upgrade", upgrade)
+            .header("http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA")
+            .body(Full::default())
+            .unwrap();
+        let reply = send(&client(), req).await;
+        assert_eq!(reply.status, 200, "{method} {upgrade}: a plain request");
+        let seen = up.controls.last();
+        for name in ["upgrade", "http2-settings", "connection"] {
+            assert_eq!(
+                seen.header(name),
+                None,
+                "{method} {upgrade}: {name} reached the upstream"
+            );
+        }
+    }
+}
+
+/// A WebSocket tunnel lives no longer than the session that opened it.
+#[tokio::test]
+async fn a_websocket_tunnel_closes_when_its_session_ends() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    let mut session = test_session();
+    session.expires_at = now() + 2;
+    let mut ws_request = format!("ws://{}/ws", sp.public)
+        .into_client_request()
+        .unwrap();
+    let cookie = session_cookie(&session).parse().unwrap();
+    ws_request.headers_mut().insert("cookie", cookie);
+    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+    // Nothing more is sent: the tunnel must end on its own, by the session's
+    // end (the bound only keeps a broken build from hanging the suite).
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) => return,
+                Some(Ok(msg)) if msg.is_close() => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the tunnel outlived its session");
+}

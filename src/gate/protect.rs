@@ -1,6 +1,8 @@
 //! The protected path, in named phases: session → refresh → identity →
 //! proxy. A request without a live session never reaches the upstream.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -215,5 +217,8 @@ fn identity_headers(session: &Session) -> Injected {
         "x-forwarded-groups",
         (!groups.is_empty()).then_some(groups.as_str()),
     );
-    Injected { headers }
+    Injected {
+        headers,
+        session_ends: Some(UNIX_EPOCH + Duration::from_secs(session.expires_at)),
+    }
 }

@@ -10,7 +10,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy-specific ones that are
 /// hop-by-hop by convention.
-const HOP_BY_HOP: [&str; 9] = [
+const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "proxy-connection",
     "keep-alive",
@@ -20,6 +20,9 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
     "proxy-authenticate",
     "proxy-authorization",
+    // Connection-specific by RFC 9113 3.2.1 (the h2c upgrade), even when a
+    // client does not list it in `Connection`.
+    "http2-settings",
 ];
 
 /// Identity headers stagepass may inject (or that peers such as oauth2-proxy
@@ -57,25 +60,36 @@ fn canonical(name: &HeaderName) -> String {
 
 /// Removes hop-by-hop headers, including every header named in `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
+    // Tokens are compared in place (case and `_`/`-` folded byte by byte):
+    // no allocation per header and token.
+    let named: Vec<&[u8]> = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
         .collect();
     let doomed: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
-            let n = canonical(name);
-            HOP_BY_HOP.contains(&n.as_str()) || named.iter().any(|t| t.replace('_', "-") == n)
+            let n = name.as_str().as_bytes();
+            HOP_BY_HOP.iter().any(|h| same_name(n, h.as_bytes()))
+                || named.iter().any(|t| same_name(n, t))
         })
         .cloned()
         .collect();
     for name in doomed {
         headers.remove(name);
     }
+}
+
+/// Header names equal up to case and `_` versus `-` (see [`canonical`]).
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let fold = |c: u8| match c {
+        b'_' => b'-',
+        c => c.to_ascii_lowercase(),
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
 }
 
 /// Removes every identity header in every spelling, and `extra` names such as

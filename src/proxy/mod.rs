@@ -8,7 +8,7 @@ pub mod hygiene;
 mod upgrade;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
@@ -38,6 +38,9 @@ pub struct Forwarder {
 #[derive(Debug, Default, Clone)]
 pub struct Injected {
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// When the session behind the request ends: a WebSocket tunnel it
+    /// opens is closed then.
+    pub session_ends: Option<SystemTime>,
 }
 
 struct Upstream {
@@ -66,9 +69,9 @@ impl Forwarder {
         mut req: Request<Incoming>,
         peer: Peer,
         strip: &[HeaderName],
-        inject: Injected,
+        mut inject: Injected,
     ) -> Result<Response<Body>, Error> {
-        let protocol = upgrade::requested_protocol(req.headers());
+        let protocol = upgrade::requested_protocol(req.method(), req.version(), req.headers());
         let client_upgrade = protocol.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let (mut parts, incoming) = req.into_parts();
         let headers = &mut parts.headers;
@@ -82,7 +85,7 @@ impl Forwarder {
         hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));
         // The client sets Host from the URI: the upstream sees its own name.
         headers.remove(header::HOST);
-        for (name, value) in inject.headers {
+        for (name, value) in inject.headers.drain(..) {
             headers.insert(name, value);
         }
         if let Some(protocol) = protocol.clone() {
@@ -95,7 +98,8 @@ impl Forwarder {
         let mut response = self.send(outbound).await?;
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             if let Some(client_upgrade) = client_upgrade {
-                upgrade::splice(client_upgrade, hyper::upgrade::on(&mut response));
+                let upstream_upgrade = hyper::upgrade::on(&mut response);
+                upgrade::splice(client_upgrade, upstream_upgrade, inject.session_ends);
                 return Ok(switching_protocols(response, protocol));
             }
         }

@@ -1,22 +1,38 @@
-//! `Upgrade` requests (WebSocket and friends): once the upstream answers 101,
-//! the two connections are spliced and bytes flow both ways untouched.
+//! WebSocket upgrades: once the upstream answers 101, the two connections
+//! are spliced and bytes flow both ways untouched, until either side closes
+//! or the session that opened the tunnel ends.
+//!
+//! Only `Upgrade: websocket` on an HTTP/1.1 `GET` is tunnelled. Any other
+//! protocol is forwarded as a plain request without its upgrade headers:
+//! an `h2c` upgrade in particular would splice the client onto an upstream
+//! HTTP/2 connection whose later streams never pass the gate.
+
+use std::time::SystemTime;
 
 use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-/// The protocol a client asked to switch to, when it asked over HTTP/1.1
-/// with `Connection: upgrade`.
-pub fn requested_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
-    let wants_upgrade = headers
+/// `Upgrade: websocket`, when the client asked for exactly that on an
+/// HTTP/1.1 `GET` with `Connection: upgrade`.
+pub fn requested_protocol(
+    method: &Method,
+    version: Version,
+    headers: &HeaderMap,
+) -> Option<HeaderValue> {
+    if method != Method::GET || version != Version::HTTP_11 {
+        return None;
+    }
+    let upgrade = headers.get(header::UPGRADE)?;
+    let connection_upgrade = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    wants_upgrade
-        .then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
+    (connection_upgrade && upgrade.as_bytes().eq_ignore_ascii_case(b"websocket"))
+        .then(|| upgrade.clone())
 }
 
 /// Puts back the two headers hop-by-hop removal took, so the upstream sees
@@ -27,8 +43,10 @@ pub fn restore_headers(headers: &mut HeaderMap, protocol: HeaderValue) {
 }
 
 /// Splices client and upstream once both sides have switched protocols.
-/// Runs detached: it ends when either side closes.
-pub fn splice(client: OnUpgrade, upstream: OnUpgrade) {
+/// Runs detached: it ends when either side closes, or at `until` (the end
+/// of the session that opened it), so a signed-out or expired session does
+/// not keep a live tunnel.
+pub fn splice(client: OnUpgrade, upstream: OnUpgrade, until: Option<SystemTime>) {
     tokio::spawn(async move {
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
@@ -39,8 +57,18 @@ pub fn splice(client: OnUpgrade, upstream: OnUpgrade) {
         };
         let mut client = TokioIo::new(client);
         let mut upstream = TokioIo::new(upstream);
-        if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-            tracing::debug!(error = %err, "upgraded connection ended with an error");
+        let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+        let left = until.map(|t| t.duration_since(SystemTime::now()).unwrap_or_default());
+        let outcome = match left {
+            Some(left) => tokio::time::timeout(left, copy).await,
+            None => Ok(copy.await),
+        };
+        match outcome {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "upgraded connection ended with an error")
+            }
+            Err(_) => tracing::debug!("upgraded connection closed: its session ended"),
         }
     });
 }
