@@ -125,6 +125,10 @@ pub struct Timeouts {
     pub response_headers: Duration,
     /// `idle`, default 90 s: idle keep-alive connections (client side and upstream pool).
     pub idle: Duration,
+    /// `requestHeaders`, default 10 s: from accepting a connection (and from
+    /// the end of the TLS handshake, which gets as long) until its first
+    /// complete request head, on HTTP/1 and HTTP/2.
+    pub request_headers: Duration,
 }
 
 impl Default for Timeouts {
@@ -133,6 +137,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(5),
             response_headers: Duration::from_secs(60),
             idle: Duration::from_secs(90),
+            request_headers: Duration::from_secs(10),
         }
     }
 }

@@ -36,7 +36,7 @@ const STAGEPASS_KEYS: &[&str] = &[
 ];
 const ADMIN_KEYS: &[&str] = &["listen"];
 const TLS_KEYS: &[&str] = &["certFile", "keyFile"];
-const TIMEOUT_KEYS: &[&str] = &["connect", "responseHeaders", "idle"];
+const TIMEOUT_KEYS: &[&str] = &["connect", "responseHeaders", "idle", "requestHeaders"];
 
 const DEFAULT_LISTEN: &str = "0.0.0.0:7000";
 const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
@@ -222,6 +222,7 @@ fn timeouts(section: &Field, problems: &mut Problems) -> Timeouts {
         connect: timeout("connect", default.connect, problems),
         response_headers: timeout("responseHeaders", default.response_headers, problems),
         idle: timeout("idle", default.idle, problems),
+        request_headers: timeout("requestHeaders", default.request_headers, problems),
     }
 }
 

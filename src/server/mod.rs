@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -163,8 +164,8 @@ fn spawn_connection(
         };
         // A client that connects and never finishes the handshake must not
         // hold a socket forever.
-        let idle = app.config.stagepass.timeouts.idle;
-        match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+        let deadline = app.config.stagepass.timeouts.request_headers;
+        match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             Ok(Ok(tls_stream)) => {
                 let peer = app.peer(peer, true);
@@ -185,7 +186,12 @@ async fn serve<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let head_deadline = app.config.stagepass.timeouts.request_headers;
+    let first_head = Arc::new(Notify::new());
+    let head_arrived = Arc::clone(&first_head);
     let service = service_fn(move |req| {
+        // A stored permit: the deadline below stops at the first request.
+        head_arrived.notify_one();
         let app = Arc::clone(&app);
         async move {
             let response = match role {
@@ -195,8 +201,30 @@ async fn serve<I>(
             Ok::<_, Infallible>(response)
         }
     });
-    let conn = builder.serve_connection_with_upgrades(io, service);
-    if let Err(err) = watcher.watch(conn.into_owned()).await {
+    let conn = watcher.watch(
+        builder
+            .serve_connection_with_upgrades(io, service)
+            .into_owned(),
+    );
+    tokio::pin!(conn);
+    // Slow-loris defence: a connection that has not delivered one complete
+    // request head (HTTP/1 request line and headers, or the HTTP/2 preface
+    // and a HEADERS frame) within the deadline is dropped, which closes it.
+    // Later heads on HTTP/1 keep-alive are bounded by `idle` (hyper's
+    // header read timeout).
+    tokio::select! {
+        result = &mut conn => return log_connection_end(result),
+        () = first_head.notified() => {}
+        () = tokio::time::sleep(head_deadline) => {
+            tracing::debug!(?head_deadline, "no complete request head in time; closing the connection");
+            return;
+        }
+    }
+    log_connection_end(conn.await);
+}
+
+fn log_connection_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
+    if let Err(err) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
 }

@@ -1,0 +1,152 @@
+//! Resource limits against hostile clients: a connection must deliver a
+//! complete request head in time, or it is closed.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const HEAD_DEADLINE: Duration = Duration::from_secs(1);
+
+async fn stagepass_with_head_deadline() -> (upstream::Upstream, Stagepass) {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.timeouts.request_headers = HEAD_DEADLINE;
+    let sp = start(cfg).await;
+    (up, sp)
+}
+
+/// Waits until the server closes `stream` (EOF or reset), discarding what
+/// it sends. The bound only keeps a broken build from hanging the suite.
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    let wait = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn connections_without_a_complete_request_head_are_closed() {
+    let (_up, sp) = stagepass_with_head_deadline().await;
+    let openings: [&[u8]; 4] = [
+        b"",                                            // nothing at all
+        b"PRI * HTTP/2.0\r\n\r\nSM",                    // half an HTTP/2 preface
+        b"GET /echo HT",                                // half a request line
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n", // headers, never finished
+    ];
+    for opening in openings {
+        let mut stream = TcpStream::connect(sp.public).await.unwrap();
+        stream.write_all(opening).await.unwrap();
+        assert!(
+            closed_by_server(&mut stream).await,
+            "{:?}: still open",
+            String::from_utf8_lossy(opening)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_trickling_header_lines_is_cut_off() {
+    let (_up, sp) = stagepass_with_head_deadline().await;
+    let mut stream = TcpStream::connect(sp.public).await.unwrap();
+    stream.write_all(b"GET /echo HTTP/1.1\r\n").await.unwrap();
+    // One header line every 200 ms, forever: each arrives well within any
+    // per-read timeout, but the head is never complete.
+    let trickle = async {
+        for i in 0.. {
+            let line = format!("X-Slow-{i}: x\r\n");
+            if stream.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let cut = tokio::time::timeout(Duration::from_secs(20), trickle).await;
+    assert!(cut.is_ok(), "the trickling connection was never closed");
+}
+
+#[tokio::test]
+async fn a_connection_that_sent_a_request_is_not_cut_by_the_head_deadline() {
+    let (_up, sp) = stagepass_with_head_deadline().await;
+    let mut stream = TcpStream::connect(sp.public).await.unwrap();
+    let cookie = session_cookie(&test_session());
+    let request = format!("GET /echo HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Idle past the head deadline, then a second request on the same connection.
+    tokio::time::sleep(HEAD_DEADLINE * 2).await;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
+
+#[tokio::test]
+async fn tls_connections_get_the_same_deadlines() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let up = upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let mut cfg = config(up.url());
+    cfg.stagepass.tls = Some(stagepass::config::TlsConfig {
+        cert_file,
+        key_file,
+    });
+    cfg.stagepass.timeouts.request_headers = HEAD_DEADLINE;
+    let sp = start(cfg).await;
+
+    // No handshake at all.
+    let mut silent = TcpStream::connect(sp.public).await.unwrap();
+    assert!(
+        closed_by_server(&mut silent).await,
+        "handshake never started"
+    );
+
+    // A finished handshake, then nothing.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
+    let tcp = TcpStream::connect(sp.public).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = connector.connect(name, tcp).await.unwrap();
+    let mut buf = [0u8; 256];
+    let wait = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(20), wait).await;
+    assert!(
+        closed.is_ok(),
+        "TLS connection without a request stayed open"
+    );
+}
