@@ -9,7 +9,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::signin::{query_param, read_form};
+use super::signin::query_param;
 use super::{Gate, client_error, now};
 use crate::body::{self, Body};
 use crate::error::Error;
@@ -86,7 +86,7 @@ Sign in as any user of the catalog:</p><ul>{items}</ul>"
                 "Pick a user on the sign-in page.",
             ));
         }
-        let form = read_form(incoming).await?;
+        let form = self.forms.read(&parts.headers, incoming).await?;
         let state = query_param(Some(&form), "state").unwrap_or_default();
         let (flow, login_cookie) = self.jar().take_login_flow(&parts.headers, &state, now());
         let Some(flow) = flow else {

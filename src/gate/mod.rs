@@ -6,6 +6,7 @@
 //! modules; none of them knows about the others.
 
 mod backstage;
+mod form;
 mod guest;
 mod protect;
 mod redirect;
@@ -47,6 +48,7 @@ pub struct Gate {
     /// Most bytes of session cookies written: three quarters of
     /// `maxRequestHeaderBytes`, leaving room for the request's other headers.
     max_session_bytes: usize,
+    forms: form::FormReader,
 }
 
 /// How people sign in.
@@ -88,6 +90,7 @@ impl Gate {
             ),
             owned_headers,
             max_session_bytes: sp.max_request_header_bytes / 4 * 3,
+            forms: form::FormReader::new(sp.timeouts.request_headers),
         })
     }
 

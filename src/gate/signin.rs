@@ -1,9 +1,7 @@
 //! Sign-in: the start endpoint and the callback from the IdP.
 
-use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use std::sync::Arc;
@@ -15,7 +13,6 @@ use crate::oidc::{PendingLogin, SignedIn};
 use crate::session::{LoginFlow, Session};
 
 /// Largest `form_post` callback body read; real ones are a few KiB.
-const MAX_CALLBACK_BODY: usize = 64 * 1024;
 
 impl Gate {
     /// `GET /api/auth/<id>/start?redirectUrl=...`
@@ -88,7 +85,7 @@ impl Gate {
         let (parts, body) = req.into_parts();
         let params = match parts.method {
             Method::GET => parts.uri.query().unwrap_or_default().to_owned(),
-            Method::POST => read_form(body).await?,
+            Method::POST => self.forms.read(&parts.headers, body).await?,
             _ => {
                 return Err(client_error(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -232,26 +229,6 @@ fn idp_refused(error: &str, description: Option<String>) -> Error {
         format!("The identity provider did not sign you in ({code})."),
     )
     .with_detail(description.unwrap_or_default())
-}
-
-pub(super) async fn read_form(body: Incoming) -> Result<String, Error> {
-    let bytes: Bytes = Limited::new(body, MAX_CALLBACK_BODY)
-        .collect()
-        .await
-        .map_err(|_| {
-            client_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "callback_too_large",
-                "The sign-in response is too large.",
-            )
-        })?
-        .to_bytes();
-    String::from_utf8(bytes.to_vec()).map_err(|_| {
-        Error::bad_request(
-            "callback_not_utf8",
-            "The sign-in response is not valid form data.",
-        )
-    })
 }
 
 /// First value of `name` in a query or form body.

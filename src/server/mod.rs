@@ -28,6 +28,9 @@ use crate::gate::Gate;
 use crate::metrics::Metrics;
 use crate::proxy::Peer;
 
+/// HTTP/2 streams per connection (hyper's default is 200).
+const MAX_CONCURRENT_STREAMS: u32 = 100;
+
 /// Everything a request needs, built once from a validated config.
 pub struct App {
     pub config: Arc<Config>,
@@ -110,6 +113,8 @@ fn connection_builder(app: &App) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         // Pings find dead HTTP/2 peers, whose streams would otherwise stay open.
         .keep_alive_interval(Some(app.config.stagepass.timeouts.idle))
+        // One connection cannot hold hundreds of stalled streams open.
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
     builder
 }
