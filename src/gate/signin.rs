@@ -12,8 +12,6 @@ use crate::error::{Error, Source};
 use crate::oidc::{PendingLogin, SignedIn};
 use crate::session::{LoginFlow, Session};
 
-/// Largest `form_post` callback body read; real ones are a few KiB.
-
 impl Gate {
     /// `GET /api/auth/<id>/start?redirectUrl=...`
     pub(super) async fn start<B>(&self, req: &Request<B>) -> Result<Response<Body>, Error> {
