@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +68,7 @@ struct Families {
 pub struct Metrics {
     families: Mutex<Families>,
     open_connections: AtomicI64,
+    connection_cap_reached: AtomicU64,
 }
 
 impl Metrics {
@@ -91,6 +92,11 @@ impl Metrics {
 
     pub fn record_idp_error(&self, kind: &'static str) {
         *self.lock().idp_errors.entry(kind).or_default() += 1;
+    }
+
+    /// The public listener stopped accepting because `maxConnections` were open.
+    pub fn record_connection_cap_reached(&self) {
+        self.connection_cap_reached.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a connection as open until the returned guard is dropped.
@@ -120,6 +126,10 @@ impl Metrics {
         out.push_str("# HELP stagepass_open_connections Client connections currently open.\n");
         out.push_str("# TYPE stagepass_open_connections gauge\n");
         let _ = writeln!(out, "stagepass_open_connections {open}");
+        let capped = self.connection_cap_reached.load(Ordering::Relaxed);
+        out.push_str("# HELP stagepass_connection_cap_reached_total Times the public listener stopped accepting because maxConnections were open.\n");
+        out.push_str("# TYPE stagepass_connection_cap_reached_total counter\n");
+        let _ = writeln!(out, "stagepass_connection_cap_reached_total {capped}");
         out
     }
 

@@ -236,3 +236,43 @@ async fn concurrent_callback_body_reads_are_bounded() {
     );
     drop(stalled);
 }
+
+/// Beyond `maxConnections` stagepass stops accepting: the next connection
+/// waits in the kernel's backlog and is served once another one closes.
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.max_connections = 2;
+    cfg.stagepass.timeouts.request_headers = Duration::from_secs(60);
+    let sp = start(cfg).await;
+    let first = TcpStream::connect(sp.public).await.unwrap();
+    let _second = TcpStream::connect(sp.public).await.unwrap();
+    let mut third = TcpStream::connect(sp.public).await.unwrap();
+    let cookie = session_cookie(&test_session());
+    let request = format!("GET /echo HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n");
+    third.write_all(request.as_bytes()).await.unwrap();
+    let mut metrics = String::new();
+    for _ in 0..500 {
+        metrics = get(&sp.admin_url("/metrics")).await.text();
+        if metrics.contains("stagepass_connection_cap_reached_total 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        metrics.contains("stagepass_connection_cap_reached_total 1"),
+        "{metrics}"
+    );
+    drop(first);
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(20), third.read(&mut buf))
+        .await
+        .expect("the waiting connection is served once one closes")
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}

@@ -14,6 +14,7 @@ mod field;
 mod keystore;
 mod load;
 mod parse;
+mod provider;
 mod redact;
 mod resolvers;
 mod substitute;

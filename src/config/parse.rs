@@ -16,6 +16,7 @@ use super::types::{Secret, TokenEndpointAuthMethod};
 const MIN_SECRET_CHARS: usize = 32;
 const COOKIE_NAME_MAX_CHARS: usize = 32;
 const HEADER_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=1_048_576;
+const CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=1_000_000;
 /// Signature algorithms of asymmetric keys only: `none` and the HMAC
 /// family would let anyone who knows the client secret mint ID tokens.
 const ALLOWED_ALGORITHMS: &[&str] = &[
@@ -184,6 +185,17 @@ pub(super) fn header_bytes(field: &Field) -> Result<usize, String> {
         return Err(format!("must be between {low} and {high}, got {bytes}"));
     }
     Ok(bytes)
+}
+
+/// A whole number of connections in [`CONNECTIONS_RANGE`].
+pub(super) fn connections(field: &Field) -> Result<usize, String> {
+    let (low, high) = (CONNECTIONS_RANGE.start(), CONNECTIONS_RANGE.end());
+    let n: usize = (field.text()?.trim().parse())
+        .map_err(|_| format!("expected a whole number, got {}", field.got()))?;
+    if !CONNECTIONS_RANGE.contains(&n) {
+        return Err(format!("must be between {low} and {high}, got {n}"));
+    }
+    Ok(n)
 }
 
 pub(super) fn duration(field: &Field) -> Result<Duration, String> {

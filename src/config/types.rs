@@ -84,6 +84,10 @@ pub struct StagepassConfig {
     pub shutdown_grace_period: Duration,
     /// `maxRequestHeaderBytes`, default 16 KiB: larger request headers get 431.
     pub max_request_header_bytes: usize,
+    /// `maxConnections`, default 10,000: client connections served at once
+    /// on the public listener; beyond it new ones wait in the kernel's
+    /// accept backlog.
+    pub max_connections: usize,
     /// `cookieName`, default `stagepass`: prefix of every cookie stagepass sets.
     pub cookie_name: String,
     /// `catalog`: where people are looked up. `None` when no resolver is

@@ -15,6 +15,7 @@ use super::ConfigProblem;
 use super::backstage::{self, GUEST};
 use super::field::{Field, Problems};
 use super::parse;
+use super::provider;
 use super::types::*;
 
 const STAGEPASS_KEYS: &[&str] = &[
@@ -29,6 +30,7 @@ const STAGEPASS_KEYS: &[&str] = &[
     "timeouts",
     "shutdownGracePeriod",
     "maxRequestHeaderBytes",
+    "maxConnections",
     "cookieName",
     "catalog",
     "backstageToken",
@@ -42,14 +44,10 @@ const DEFAULT_LISTEN: &str = "0.0.0.0:7000";
 const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 const DEFAULT_HEADER_BYTES: usize = 16 * 1024;
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 const DEFAULT_COOKIE_NAME: &str = "stagepass";
 const HOST_COOKIE_PREFIX: &str = "__Host-";
 const DEFAULT_ENVIRONMENT: &str = "development";
-const DEFAULT_SESSION_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
-const DEFAULT_IDP_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_ALGORITHM: &str = "RS256";
-/// Always requested: stagepass needs the subject, name and email.
-const BASE_SCOPES: &[&str] = &["openid", "profile", "email"];
 
 /// `base_dir` is the folder of the first config file: the default catalog
 /// file lives there.
@@ -115,6 +113,8 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         DEFAULT_HEADER_BYTES,
         parse::header_bytes,
     );
+    let max_connections =
+        child("maxConnections").optional(problems, DEFAULT_MAX_CONNECTIONS, parse::connections);
     let cookie_name = cookie_name(&child("cookieName"), public_url.as_ref(), problems);
     let token_section = child("backstageToken");
     let backstage_token_header =
@@ -134,6 +134,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         timeouts,
         shutdown_grace_period,
         max_request_header_bytes,
+        max_connections,
         cookie_name,
         // Decided once the provider's resolvers are known (see `validate`).
         catalog: None,
@@ -296,10 +297,11 @@ fn providers(
             continue;
         }
         let provider = if selected.provider == Some(id.as_str()) {
-            provider(&entry, id, selected.public_url, problems)
+            provider::provider(&entry, id, selected.public_url, problems)
         } else {
             let mut ignored = Problems::default();
-            provider(&entry, id, selected.public_url, &mut ignored).filter(|_| ignored.is_empty())
+            provider::provider(&entry, id, selected.public_url, &mut ignored)
+                .filter(|_| ignored.is_empty())
         };
         if let Some(provider) = provider {
             providers.insert(id.clone(), provider);
@@ -325,96 +327,4 @@ fn check_selected(section: &Field, id: &str, environment: &str, problems: &mut P
             ),
         );
     }
-}
-
-fn provider(
-    entry: &Field,
-    id: &str,
-    public_url: Option<&Url>,
-    problems: &mut Problems,
-) -> Option<ProviderConfig> {
-    entry.map(problems)?;
-    let child = |key| entry.child(key);
-    let metadata_url = child("metadataUrl").required(problems, parse::metadata_url);
-    let client_id = child("clientId").required(problems, parse::name);
-    let client_secret = child("clientSecret").required(problems, parse::secret);
-    let callback_url = callback_url(&child("callbackUrl"), id, public_url, problems);
-    let token_endpoint_auth_method = child("tokenEndpointAuthMethod").optional(
-        problems,
-        TokenEndpointAuthMethod::ClientSecretBasic,
-        parse::auth_method,
-    );
-    let token_signed_response_alg = algorithms(&child("tokenSignedResponseAlg"), problems);
-    let scopes = scopes(entry, problems);
-    let prompt = child("prompt").optional(problems, None, parse::prompt);
-    let session_duration = child("sessionDuration").optional(
-        problems,
-        DEFAULT_SESSION_DURATION,
-        parse::positive_duration,
-    );
-    let timeout =
-        child("timeout").optional(problems, DEFAULT_IDP_TIMEOUT, parse::positive_duration);
-    let resolvers = backstage::resolvers(entry, problems);
-    let require_verified_email = backstage::flag(
-        &entry.child("signIn").child("requireVerifiedEmail"),
-        false,
-        problems,
-    );
-    Some(ProviderConfig {
-        metadata_url: metadata_url?,
-        client_id: client_id?,
-        client_secret: client_secret?,
-        callback_url: callback_url?,
-        token_endpoint_auth_method,
-        token_signed_response_alg,
-        scopes,
-        prompt,
-        session_duration,
-        timeout,
-        resolvers,
-        require_verified_email,
-    })
-}
-
-/// `callbackUrl`, by default where Backstage's own handler would be. With
-/// no valid `publicUrl` there is no default, and that problem is reported.
-fn callback_url(
-    field: &Field,
-    id: &str,
-    public_url: Option<&Url>,
-    problems: &mut Problems,
-) -> Option<Url> {
-    if field.is_set() {
-        return field.required(problems, parse::callback_url);
-    }
-    public_url?
-        .join(&format!("api/auth/{id}/handler/frame"))
-        .ok()
-}
-
-fn algorithms(field: &Field, problems: &mut Problems) -> Vec<String> {
-    if matches!(field.value, Some(Value::Array(items)) if items.is_empty()) {
-        problems.add(&field.path, "must list at least one algorithm");
-    }
-    let algorithms = field.list(problems, parse::algorithm);
-    if field.is_set() {
-        algorithms
-    } else {
-        vec![DEFAULT_ALGORITHM.to_string()]
-    }
-}
-
-/// The base scopes, then `scope`, then `additionalScopes`, without repeats.
-fn scopes(entry: &Field, problems: &mut Problems) -> Vec<String> {
-    let mut scopes: Vec<String> = BASE_SCOPES.iter().map(|s| s.to_string()).collect();
-    let configured = entry.child("scope").list(problems, parse::scopes);
-    let additional = entry
-        .child("additionalScopes")
-        .list(problems, parse::scopes);
-    for scope in configured.into_iter().chain(additional).flatten() {
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
-    }
-    scopes
 }

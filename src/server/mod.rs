@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -81,9 +81,11 @@ pub struct Listeners {
 pub async fn run(listeners: Listeners, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let builder = connection_builder(&app);
+    let public_cap = Arc::new(Semaphore::new(app.config.stagepass.max_connections));
+    let admin_cap = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
     tokio::select! {
-        () = accept_loop(listeners.public, Role::Public, &app, &builder, &graceful) => {}
-        () = accept_loop(listeners.admin, Role::Admin, &app, &builder, &graceful) => {}
+        () = accept_loop(listeners.public, Role::Public, &app, &builder, &graceful, public_cap) => {}
+        () = accept_loop(listeners.admin, Role::Admin, &app, &builder, &graceful, admin_cap) => {}
         () = shutdown => tracing::info!("shutdown requested; no longer accepting connections"),
     }
     let grace = app.config.stagepass.shutdown_grace_period;
@@ -119,14 +121,38 @@ fn connection_builder(app: &App) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// Probes and scrapes only; a flood there must not starve the public side.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
+
+/// Accepts while fewer than `cap` connections are open. At the cap it stops
+/// calling `accept`, so new connections wait in the kernel's backlog (and
+/// are refused once that is full) instead of costing memory and file
+/// descriptors here.
 async fn accept_loop(
     listener: TcpListener,
     role: Role,
     app: &Arc<App>,
     builder: &auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
+    cap: Arc<Semaphore>,
 ) {
     loop {
+        let permit = match Arc::clone(&cap).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if matches!(role, Role::Public) {
+                    app.metrics.record_connection_cap_reached();
+                    tracing::warn!(
+                        max = app.config.stagepass.max_connections,
+                        "stagepass.maxConnections reached; new connections wait"
+                    );
+                }
+                match Arc::clone(&cap).acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                }
+            }
+        };
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
@@ -144,6 +170,7 @@ async fn accept_loop(
             Arc::clone(app),
             builder.clone(),
             graceful,
+            permit,
         );
     }
 }
@@ -155,9 +182,11 @@ fn spawn_connection(
     app: Arc<App>,
     builder: auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
+    permit: OwnedSemaphorePermit,
 ) {
     let watcher = graceful.watcher();
     tokio::spawn(async move {
+        let _permit = permit;
         let _open = app.metrics.connection_opened();
         let acceptor = match role {
             Role::Public => app.tls.clone(),
