@@ -72,8 +72,12 @@ impl Error {
         }))
     }
 
+    /// Log-only detail. It may carry text from outside (an IdP's
+    /// `error_description`, a peer's error), so control characters are
+    /// escaped and the length is capped: one request, one log line, and no
+    /// forged lines.
     pub fn with_detail(mut self, detail: impl fmt::Display) -> Self {
-        self.0.detail = detail.to_string();
+        self.0.detail = loggable(&detail.to_string());
         self
     }
 
@@ -128,3 +132,42 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Longest detail kept for a log line, in characters.
+const MAX_DETAIL_CHARS: usize = 512;
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`, …) and cut to
+/// [`MAX_DETAIL_CHARS`], marked with `…` when cut.
+pub fn loggable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_DETAIL_CHARS));
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_DETAIL_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod loggable_tests {
+    use super::loggable;
+
+    #[test]
+    fn control_characters_are_escaped_and_length_is_capped() {
+        assert_eq!(
+            loggable("bad\n{\"level\":\"INFO\"}\r\u{1b}[31m"),
+            "bad\\n{\"level\":\"INFO\"}\\r\\u{1b}[31m"
+        );
+        let long = "x".repeat(2000);
+        let cut = loggable(&long);
+        assert_eq!(cut.chars().count(), 513);
+        assert!(cut.ends_with('…'));
+        assert_eq!(loggable("naïve ok"), "naïve ok");
+    }
+}

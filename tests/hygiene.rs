@@ -130,6 +130,18 @@ async fn trusted_proxies_may_set_forwarding_headers() {
     );
     assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
     assert_eq!(seen.header("x-forwarded-host"), Some("portal.example.com"));
+
+    // A proxy that appends to what the client sent: its own value is last.
+    let req = request("GET", &sp.url("/echo"))
+        .header("x-forwarded-proto", "http, https")
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-host", "portal.example.com")
+        .body(Full::default())
+        .unwrap();
+    send(&client(), req).await;
+    let seen = up.controls.last();
+    assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
+    assert_eq!(seen.header("x-forwarded-host"), Some("portal.example.com"));
 }
 
 #[tokio::test]

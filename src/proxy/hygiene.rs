@@ -163,11 +163,11 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
         .flatten();
     let proto = peer
         .trusted
-        .then(|| first(headers, "x-forwarded-proto"))
+        .then(|| last_value(headers, "x-forwarded-proto"))
         .flatten();
     let fwd_host = peer
         .trusted
-        .then(|| first(headers, "x-forwarded-host"))
+        .then(|| last_value(headers, "x-forwarded-host"))
         .flatten();
     if !peer.trusted {
         remove_where(headers, |n| FORWARDING_HEADERS.contains(&n));
@@ -207,8 +207,15 @@ fn joined(headers: &HeaderMap, name: &'static str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-fn first(headers: &HeaderMap, name: &'static str) -> Option<HeaderValue> {
-    headers.get(name).cloned()
+/// The value the nearest trusted proxy set: the last element of the last
+/// field. A proxy that appends (rather than overwrites) leaves the client's
+/// own value in front, which must not count.
+fn last_value(headers: &HeaderMap, name: &'static str) -> Option<HeaderValue> {
+    let field = headers.get_all(name).iter().next_back()?;
+    let last = field.as_bytes().rsplit(|b| *b == b',').next()?.trim_ascii();
+    (!last.is_empty())
+        .then(|| HeaderValue::from_bytes(last).ok())
+        .flatten()
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: Option<HeaderValue>) {
