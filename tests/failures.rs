@@ -228,3 +228,41 @@ async fn expired_session_means_no_session() {
     assert_eq!(send(&client(), req).await.status, 401);
     assert_eq!(up.controls.count(), 0);
 }
+
+/// An upstream that promises 1000 bytes, sends a few and hangs up.
+async fn upstream_that_dies_mid_body() -> url::Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head).await;
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial";
+                let _ = stream.write_all(answer).await;
+            });
+        }
+    });
+    format!("http://{addr}").parse().unwrap()
+}
+
+/// A response cut off upstream must reach the client cut off too, never as
+/// a complete (shorter) body, and stagepass carries on serving.
+#[tokio::test]
+async fn an_upstream_reset_mid_body_is_not_passed_off_as_complete() {
+    use http_body_util::BodyExt;
+    let sp = start(config(upstream_that_dies_mid_body().await)).await;
+    for _ in 0..2 {
+        let req = request("GET", &sp.url("/file"))
+            .body(Full::default())
+            .unwrap();
+        let response = client().request(req).await.unwrap();
+        assert_eq!(response.status(), 200, "the head was already on its way");
+        let body = response.into_body().collect().await;
+        assert!(
+            body.is_err(),
+            "a truncated body must fail on the client side"
+        );
+    }
+    assert_eq!(get(&sp.admin_url("/healthz")).await.status, 200);
+}

@@ -315,3 +315,32 @@ async fn serve_at(path: &'static str, body: String) -> url::Url {
     });
     url.parse().unwrap()
 }
+
+/// A token endpoint that fails (500 `server_error`: an outage, 503) or
+/// answers garbage (an HTML page with 200: 502): a clear page with a retry
+/// link, no session, no loop, and the next sign-in works once the IdP
+/// recovers.
+#[tokio::test]
+async fn a_failing_token_endpoint_gives_a_clear_error() {
+    let w = world(WorldOptions::default()).await;
+    for (mode, status) in [("token-500", 503), ("token-garbage", 502)] {
+        w.op.misbehave(mode).await;
+        let mut agent = Agent::new();
+        let reply = w.sign_in(&mut agent, "/", "alice").await;
+        assert_eq!(reply.status, status, "{mode}: {}", reply.text());
+        assert!(
+            reply.text().contains("identity provider"),
+            "{mode}: {}",
+            reply.text()
+        );
+        assert!(
+            reply.text().contains("/api/auth/test/start"),
+            "{mode}: retry link"
+        );
+        assert!(agent.cookie(SP_HOST, "stagepass").is_none(), "{mode}");
+    }
+    w.op.misbehave("none").await;
+    let mut agent = Agent::new();
+    assert_eq!(w.sign_in(&mut agent, "/", "alice").await.status, 302);
+    assert_eq!(get(&w.sp.admin_url("/readyz")).await.status, 200);
+}

@@ -27,6 +27,8 @@ struct State {
     failing: AtomicBool,
     /// Misbehave: answer every query with every entity.
     ignore_filters: AtomicBool,
+    /// Misbehave: hold every answer this many milliseconds.
+    delay_ms: std::sync::atomic::AtomicU64,
     requests: AtomicUsize,
     last_authorization: Mutex<Option<String>>,
 }
@@ -49,7 +51,11 @@ impl FakeCatalog {
                 let state = shared.clone();
                 let service = service_fn(move |req| {
                     let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(&state, &req)) }
+                    async move {
+                        let delay = state.delay_ms.load(Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                        Ok::<_, Infallible>(handle(&state, &req))
+                    }
                 });
                 tokio::spawn(
                     hyper::server::conn::http1::Builder::new()
@@ -66,6 +72,11 @@ impl FakeCatalog {
 
     pub fn set_failing(&self, failing: bool) {
         self.state.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     pub fn set_ignore_filters(&self, ignore: bool) {

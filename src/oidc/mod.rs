@@ -296,7 +296,7 @@ impl OidcProvider {
             Source::Idp,
             StatusCode::SERVICE_UNAVAILABLE,
             "idp_unavailable",
-            "Sign-in is unavailable right now because the identity provider cannot be reached. Please try again shortly.",
+            "Sign-in is unavailable right now because the identity provider cannot be reached or is failing. Please try again shortly.",
         )
         .with_detail(reason)
     }

@@ -64,6 +64,7 @@ pub fn config(upstream: Url) -> Config {
             timeouts: Timeouts::default(),
             shutdown_grace_period: Duration::from_secs(5),
             max_request_header_bytes: 16 * 1024,
+            max_connections: 10_000,
             cookie_name: "stagepass".into(),
             catalog: None,
             backstage_token_header: http::header::AUTHORIZATION,

@@ -250,3 +250,35 @@ async fn entities_the_api_returns_are_checked_against_the_lookup() {
         .unwrap_err();
     assert!(matches!(err, ResolveError::NotFound { .. }), "{err:?}");
 }
+
+/// A catalog slower than `stagepass.catalog.timeout` is an outage: the
+/// lookup gives up at the timeout with a reason, and a later answer in time
+/// works again.
+#[tokio::test]
+async fn a_catalog_slower_than_its_timeout_is_unavailable() {
+    let catalog = FakeCatalog::start(api_entities()).await;
+    let source = CatalogSource::Api {
+        url: catalog.url.clone(),
+        token: None,
+        timeout: Duration::from_millis(200),
+    };
+    let config = CatalogConfig {
+        fresh_for: Duration::ZERO,
+        stale_for: Duration::ZERO,
+        ..CatalogConfig::new(source)
+    };
+    let resolver =
+        IdentityResolver::new(one("emailMatchingUserEntityProfileEmail"), config).unwrap();
+    catalog.set_delay(Duration::from_secs(30));
+    let err = resolver
+        .resolve(&email("alice@example.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ResolveError::CatalogUnavailable(why) if why.contains("unreachable")),
+        "{err:?}"
+    );
+    catalog.set_delay(Duration::ZERO);
+    let alice = resolver.resolve(&email("alice@example.com")).await.unwrap();
+    assert_eq!(alice.user_entity_ref, "user:default/alice");
+}

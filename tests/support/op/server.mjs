@@ -195,7 +195,7 @@ const ALL_SCOPES = 'openid email profile groups offline_access';
 const MODES = new Set([
   'none', 'bad-signature', 'alg-none', 'wrong-iss', 'wrong-aud', 'expired',
   'wrong-nonce', 'hs256-with-public-key', 'foreign-key', 'multi-aud-no-azp',
-  'bad-at-hash', 'wrong-sub', 'refresh-invalid-grant', 'foreign-azp', 'multi-aud-foreign-azp',
+  'bad-at-hash', 'wrong-sub', 'refresh-invalid-grant', 'foreign-azp', 'multi-aud-foreign-azp', 'token-500', 'token-garbage',
 ]);
 
 const ENDPOINTS = ['discovery', 'jwks', 'token', 'userinfo', 'authorization', 'interaction',
@@ -432,6 +432,17 @@ function buildProvider(issuer) {
     if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
     if (state.mode === 'none') return;
     if (state.grantType && state.grantType !== gt) return;
+    if (state.mode === 'token-500') {
+      ctx.status = 500;
+      ctx.body = { error: 'server_error', error_description: 'test misbehaviour' };
+      return;
+    }
+    if (state.mode === 'token-garbage') {
+      ctx.status = 200;
+      ctx.type = 'text/html';
+      ctx.body = '<html><body>Service temporarily unavailable</body></html>';
+      return;
+    }
     if (state.mode === 'refresh-invalid-grant') {
       if (gt !== 'refresh_token') return;
       ctx.status = 400;
