@@ -129,12 +129,14 @@ impl<'a> Field<'a> {
         }
     }
 
-    /// The value for a message: quoted and shortened, or only its kind when secret.
+    /// The value for a message: quoted and shortened, or only its kind when
+    /// secret or a list or mapping (whose contents may hold secrets under
+    /// keys nobody validated yet).
     pub fn got(&self) -> String {
         let Some(value) = self.value else {
             return "nothing".to_string();
         };
-        if self.secret {
+        if self.secret || value.is_array() || value.is_object() {
             return kind(value).to_string();
         }
         let shown = value.to_string();

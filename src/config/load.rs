@@ -60,6 +60,10 @@ fn display_path(path: &[Seg]) -> String {
             Seg::Index(index) => out.push_str(&format!("[{index}]")),
         }
     }
+    if out.is_empty() {
+        // A directive or substitution replacing a whole file.
+        out.push_str("(top level)");
+    }
     out
 }
 

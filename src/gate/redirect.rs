@@ -135,4 +135,30 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Whatever a link carries as `redirectUrl`, the browser is sent to
+        /// the public origin or an allowed one, with no credentials and no
+        /// `//` path an app could echo back as an off-site link.
+        #[test]
+        fn every_candidate_lands_on_an_allowed_origin(
+            candidate in proptest::prop_oneof![
+                "[ -~]{0,40}",
+                "(https?:|//|/|\\\\|javascript:)?[a-z@:./\\%0-9]{0,30}",
+                proptest::string::string_regex(".{0,20}").unwrap(),
+            ]
+        ) {
+            let p = policy();
+            let url = p.resolve(Some(&candidate));
+            let docs: Url = "https://docs.example.com".parse().unwrap();
+            proptest::prop_assert!(
+                url.origin() == p.root().origin() || url.origin() == docs.origin(),
+                "{:?} -> {}", candidate, url
+            );
+            proptest::prop_assert!(url.username().is_empty() && url.password().is_none());
+            proptest::prop_assert!(!url.path().starts_with("//"), "{:?} -> {}", candidate, url);
+        }
+    }
 }

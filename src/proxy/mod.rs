@@ -5,6 +5,8 @@
 //! frame by frame, so memory stays flat whatever their size.
 
 pub mod hygiene;
+#[cfg(test)]
+mod properties;
 mod upgrade;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 
 mod duration;
 mod load;
+mod properties;
 mod redact;
 mod validate;
 

@@ -341,7 +341,7 @@ fn provider_value_rules() {
         ("clientId: ''", "clientId: must not be empty"),
         (
             "scope: [a, {b: c}]",
-            "scope[1]: expected a string, got {\"b\":\"c\"}",
+            "scope[1]: expected a string, got a mapping",
         ),
     ];
     for (line, expected) in cases {

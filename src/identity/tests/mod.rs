@@ -3,6 +3,7 @@
 
 mod api;
 mod file;
+mod properties;
 
 use serde_json::{Value, json};
 

@@ -4,6 +4,7 @@ mod chunks;
 mod cookies;
 mod jar;
 mod login;
+mod properties;
 mod seal;
 
 use std::collections::BTreeMap;
