@@ -59,13 +59,13 @@ pub fn verify(
     let claims = checked.map_err(classify)?;
     // The library checks `azp` only when there are several audiences; OIDC
     // Core 3.1.3.7 step 5: when present, it must be this client.
-    if let Some(azp) = claims.authorized_party() {
-        if azp.as_str() != expect.client_id {
-            return Err(Rejected::Invalid(format!(
-                "azp names another client ({})",
-                azp.as_str()
-            )));
-        }
+    if let Some(azp) = claims.authorized_party()
+        && azp.as_str() != expect.client_id
+    {
+        return Err(Rejected::Invalid(format!(
+            "azp names another client ({})",
+            azp.as_str()
+        )));
     }
     if let (Some(expected), Some(access_token)) = (claims.access_token_hash(), expect.access_token)
     {

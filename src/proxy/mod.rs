@@ -98,12 +98,12 @@ impl Forwarder {
         let outbound = Request::from_parts(parts, body::stream(incoming));
 
         let mut response = self.send(outbound).await?;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            if let Some(client_upgrade) = client_upgrade {
-                let upstream_upgrade = hyper::upgrade::on(&mut response);
-                upgrade::splice(client_upgrade, upstream_upgrade, inject.session_ends);
-                return Ok(switching_protocols(response, protocol));
-            }
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(client_upgrade) = client_upgrade
+        {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            upgrade::splice(client_upgrade, upstream_upgrade, inject.session_ends);
+            return Ok(switching_protocols(response, protocol));
         }
         let (mut parts, incoming) = response.into_parts();
         hygiene::remove_hop_by_hop(&mut parts.headers);

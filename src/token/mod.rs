@@ -225,10 +225,10 @@ fn reuse_or_mint(
     margin: u64,
     mint: impl FnOnce() -> MintedToken,
 ) -> MintedToken {
-    if let Some(cached) = cache.get(&key) {
-        if cached.expires_at > now + margin {
-            return cached;
-        }
+    if let Some(cached) = cache.get(&key)
+        && cached.expires_at > now + margin
+    {
+        return cached;
     }
     let minted = mint();
     cache.insert(key, minted.clone());
