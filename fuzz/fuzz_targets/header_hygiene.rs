@@ -23,10 +23,21 @@ fuzz_target!(|data: &[u8]| {
     remove_hop_by_hop(&mut headers);
     strip_identity_headers(&mut headers, &[AUTHORIZATION]);
     strip_own_cookies(&mut headers, "stagepass");
+    const GONE: [&str; 10] = [
+        "authorization",
+        "x-forwarded-user",
+        "x-forwarded-email",
+        "x-forwarded-groups",
+        "x-forwarded-preferred-username",
+        "x-forwarded-access-token",
+        "x-oauth2-proxy-id-token",
+        "connection",
+        "upgrade",
+        "keep-alive",
+    ];
     for name in headers.keys() {
         let n = name.as_str().replace('_', "-");
-        assert!(n != "authorization" && !n.starts_with("x-forwarded-user"));
-        assert!(!n.starts_with("x-auth-request-") && !n.starts_with("x-stagepass-"));
-        assert!(n != "connection" && n != "upgrade" && n != "keep-alive");
+        assert!(!GONE.contains(&n.as_str()), "{n} survived");
+        assert!(!n.starts_with("x-auth-request-") && !n.starts_with("x-stagepass-"), "{n} survived");
     }
 });
