@@ -30,17 +30,24 @@ fn main() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    // Shaped like a real sign-in (an ID token kept as the sign-out hint, a
+    // refresh token, a few groups), so the cookie is as large as in use.
     let session = Session {
         subject: subject.clone(),
         email: Some(format!("{subject}@example.com")),
-        name: None,
+        name: Some(format!("{subject} Example")),
         picture: None,
         preferred_username: Some(subject),
-        groups: vec![],
+        groups: vec!["team-a".into(), "developers".into()],
         expires_at: now + 24 * 3600,
-        access_token_expires_at: None,
-        refresh_token: None,
-        id_token: None,
+        access_token_expires_at: Some(now + 24 * 3600),
+        refresh_token: Some("r".repeat(43)),
+        id_token: Some(format!(
+            "{}.{}.{}",
+            "h".repeat(100),
+            "p".repeat(250),
+            "s".repeat(342)
+        )),
         issued_at: now,
     };
     let keys = SessionKeys::from_secrets(&config.auth.session_secrets, &config.session_binding())

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         eprintln!("stagepass: configuration is valid");
         return ExitCode::SUCCESS;
     }
-    init_tracing(cli.log_format);
+    let _flush_logs_at_exit = init_tracing(cli.log_format);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -121,13 +121,19 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs go to stdout through a dedicated writer thread: a request only
+/// queues its line. The queue blocks rather than drops when full, so no
+/// access-log line is lost; the returned guard flushes it at exit.
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("STAGEPASS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder
             .json()
@@ -136,6 +142,7 @@ fn init_tracing(format: LogFormat) {
             .init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }
 
 #[cfg(test)]

@@ -36,29 +36,52 @@ impl RouteClass {
     }
 }
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Status codes are counted per code in 100..=599; anything else (which
+/// hyper never produces) is folded into 599's neighbour slot 0.
+const STATUS_SLOTS: usize = 500;
+const ROUTES: [RouteClass; 3] = [RouteClass::Proxy, RouteClass::Auth, RouteClass::Rejected];
+
+/// One route class's counters. Plain atomics: every request updates them,
+/// so no lock is shared by all requests.
+struct RouteCounters {
+    by_status: [AtomicU64; STATUS_SLOTS],
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        for (bound, slot) in BUCKETS.iter().zip(self.buckets.iter_mut()) {
-            if seconds <= *bound {
-                *slot += 1;
-            }
+impl Default for RouteCounters {
+    fn default() -> Self {
+        RouteCounters {
+            by_status: std::array::from_fn(|_| AtomicU64::new(0)),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
         }
-        self.count += 1;
-        self.sum += seconds;
     }
 }
 
+impl RouteCounters {
+    fn record(&self, status: u16, elapsed: Duration) {
+        let slot = usize::from(status)
+            .checked_sub(100)
+            .filter(|s| *s < STATUS_SLOTS);
+        self.by_status[slot.unwrap_or(0)].fetch_add(1, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        // Cumulative buckets are summed at render time; here only the first
+        // bucket that holds the value counts, so one add per request.
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+/// The error counters, rarely touched: a lock is fine here.
 #[derive(Default)]
 struct Families {
-    requests: BTreeMap<(RouteClass, u16), u64>,
-    latency: BTreeMap<RouteClass, Histogram>,
     upstream_errors: BTreeMap<&'static str, u64>,
     idp_errors: BTreeMap<&'static str, u64>,
 }
@@ -66,6 +89,7 @@ struct Families {
 /// All of stagepass's metrics. One instance per process, shared by `Arc`.
 #[derive(Default)]
 pub struct Metrics {
+    routes: [RouteCounters; ROUTES.len()],
     families: Mutex<Families>,
     open_connections: AtomicI64,
     connection_cap_reached: AtomicU64,
@@ -77,12 +101,7 @@ impl Metrics {
     }
 
     pub fn record_request(&self, route: RouteClass, status: u16, elapsed: Duration) {
-        let mut f = self.lock();
-        *f.requests.entry((route, status)).or_default() += 1;
-        f.latency
-            .entry(route)
-            .or_default()
-            .observe(elapsed.as_secs_f64());
+        self.routes[route as usize].record(status, elapsed);
     }
 
     /// `kind` is a fixed string such as `connect`, `timeout`, `protocol`.
@@ -106,10 +125,10 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let f = self.lock();
         let mut out = String::with_capacity(4096);
-        render_requests(&mut out, &f);
-        render_latency(&mut out, &f);
+        self.render_requests(&mut out);
+        self.render_latency(&mut out);
+        let f = self.lock();
         render_counter_map(
             &mut out,
             "stagepass_upstream_errors_total",
@@ -148,37 +167,54 @@ impl Drop for ConnectionGuard {
     }
 }
 
-fn render_requests(out: &mut String, f: &Families) {
-    out.push_str("# HELP stagepass_requests_total Requests by route class and status.\n");
-    out.push_str("# TYPE stagepass_requests_total counter\n");
-    for ((route, status), n) in &f.requests {
-        let _ = writeln!(
-            out,
-            "stagepass_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-            route.as_str()
-        );
-    }
-}
-
-fn render_latency(out: &mut String, f: &Families) {
-    let name = "stagepass_request_duration_seconds";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Time from request received to response headers sent."
-    );
-    let _ = writeln!(out, "# TYPE {name} histogram");
-    for (route, h) in &f.latency {
-        let route = route.as_str();
-        for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
-            let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+impl Metrics {
+    fn render_requests(&self, out: &mut String) {
+        out.push_str("# HELP stagepass_requests_total Requests by route class and status.\n");
+        out.push_str("# TYPE stagepass_requests_total counter\n");
+        for (route, counters) in ROUTES.iter().zip(&self.routes) {
+            for (slot, n) in counters.by_status.iter().enumerate() {
+                let n = n.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "stagepass_requests_total{{route=\"{}\",status=\"{}\"}} {n}",
+                        route.as_str(),
+                        slot + 100
+                    );
+                }
+            }
         }
+    }
+
+    fn render_latency(&self, out: &mut String) {
+        let name = "stagepass_request_duration_seconds";
         let _ = writeln!(
             out,
-            "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-            h.count
+            "# HELP {name} Time from request received to response headers sent."
         );
-        let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", h.sum);
-        let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {}", h.count);
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (route, h) in ROUTES.iter().zip(&self.routes) {
+            let count = h.count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let route = route.as_str();
+            let mut cumulative = 0;
+            for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
+                cumulative += n.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {sum}");
+            let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {count}");
+        }
     }
 }
 

@@ -5,11 +5,12 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::json;
 
+use super::injection::{Injection, Injections};
 use super::{Gate, json, now};
 use crate::body::Body;
 use crate::config::{Config, ResolverConfig};
 use crate::error::Error;
-use crate::identity::{Claims, Identity, IdentityResolver};
+use crate::identity::{Claims, Identity, IdentityResolver, claims_key};
 use crate::session::Session;
 use crate::token::TokenIssuer;
 
@@ -21,6 +22,9 @@ pub(super) struct Backstage {
     assertion_header: HeaderName,
     /// `aud` of assertions: the upstream's origin.
     audience: String,
+    injections: Injections,
+    /// `catalog.fresh_for` in seconds: how long a resolved identity holds.
+    fresh_for: u64,
 }
 
 impl Backstage {
@@ -34,6 +38,7 @@ impl Backstage {
         let Some(catalog) = sp.catalog.clone() else {
             return Ok(None);
         };
+        let fresh_for = catalog.fresh_for;
         let resolver = IdentityResolver::new(resolvers, catalog)
             .map_err(|e| format!("stagepass.catalog: {e}"))?;
         let tokens = TokenIssuer::new(config.auth.token.clone())
@@ -46,6 +51,8 @@ impl Backstage {
                 .then(|| sp.backstage_token_header.clone()),
             assertion_header: sp.assertion_header.clone(),
             audience: sp.upstream.origin().ascii_serialization(),
+            injections: Injections::new(fresh_for),
+            fresh_for: fresh_for.as_secs(),
         }))
     }
 
@@ -53,27 +60,45 @@ impl Backstage {
         Ok(self.resolver.resolve(&claims(session)).await?)
     }
 
-    /// The Backstage token (minted once per identity and cached) and the
-    /// assertion, as headers for the upstream.
-    pub(super) fn headers(
+    /// Phases 3 and 4 for a forwarded request: who the person is (a person
+    /// the catalog no longer knows is refused) and the headers that carry
+    /// it upstream, reused from [`Injections`] while every part is valid.
+    pub(super) async fn inject(
         &self,
-        identity: &Identity,
         session: &Session,
-    ) -> Vec<(HeaderName, HeaderValue)> {
-        let assertion =
-            self.tokens
-                .mint_assertion(identity, &claims(session), &self.audience, now());
-        let mut headers = Vec::new();
-        if let Some(name) = &self.token_header {
-            let token = self.tokens.token_for(identity);
-            if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token)) {
-                headers.push((name.clone(), value));
-            }
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        let claims = claims(session);
+        let key = claims_key(&claims);
+        let now = now();
+        if let Some(ready) = self.injections.get(&key, now) {
+            return Ok(ready.headers.clone());
         }
-        if let Ok(value) = HeaderValue::from_str(&assertion) {
+        let identity = self.resolver.resolve(&claims).await?;
+        let token = self.tokens.token_for(&identity);
+        let assertion = self
+            .tokens
+            .assertion_for(&identity, &claims, &self.audience, now);
+        let mut headers = Vec::with_capacity(2);
+        if let Some(name) = &self.token_header
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token))
+        {
+            headers.push((name.clone(), value));
+        }
+        if let Ok(value) = HeaderValue::from_str(&assertion.token) {
             headers.push((self.assertion_header.clone(), value));
         }
-        headers
+        let valid_until = self
+            .tokens
+            .reuse_deadlines(&token, &assertion)
+            .min(now + self.fresh_for);
+        self.injections.store(
+            key,
+            Injection {
+                headers: headers.clone(),
+                valid_until,
+            },
+        );
+        Ok(headers)
     }
 
     pub(super) fn resolver(&self) -> &IdentityResolver {

@@ -8,6 +8,7 @@
 mod backstage;
 mod form;
 mod guest;
+mod injection;
 mod protect;
 mod redirect;
 mod routes;

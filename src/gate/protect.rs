@@ -55,13 +55,11 @@ impl Gate {
         };
         if let Some(backstage) = &self.backstage {
             // Phase 3 and 4: a person the catalog no longer knows is refused.
-            let identity = backstage
-                .identify(&live.session)
+            let headers = backstage
+                .inject(&live.session)
                 .await
                 .map_err(keep_refreshed)?;
-            inject
-                .headers
-                .extend(backstage.headers(&identity, &live.session));
+            inject.headers.extend(headers);
         }
         let mut response = self
             .forwarder

@@ -70,7 +70,8 @@ impl IdentityCache {
 
 /// Every claim a resolver or the resulting identity reads, so that a change in
 /// any of them (a new email, a new display name) resolves afresh.
-pub(crate) fn cache_key(claims: &Claims) -> String {
+pub fn cache_key(claims: &Claims) -> String {
+    use std::fmt::Write;
     let parts = [
         Some(claims.subject.as_str()),
         claims.email.as_deref(),
@@ -78,15 +79,18 @@ pub(crate) fn cache_key(claims: &Claims) -> String {
         claims.name.as_deref(),
         claims.picture.as_deref(),
     ];
+    let len: usize = parts.iter().flatten().map(|p| p.len() + 8).sum();
+    let mut key = String::with_capacity(len + parts.len());
     // Length-prefixed so that no two different claim sets share a key.
-    parts
-        .iter()
-        .map(|part| match part {
-            Some(text) => format!("{}:{text}", text.len()),
-            None => "-".to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("|")
+    for part in parts {
+        match part {
+            Some(text) => {
+                let _ = write!(key, "{}:{text}|", text.len());
+            }
+            None => key.push_str("-|"),
+        }
+    }
+    key
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod tests;
 
 use std::time::Duration;
 
+pub use cache::cache_key as claims_key;
 pub use catalog::CatalogUser;
 
 use crate::config::{CatalogConfig, CatalogSource, ResolverConfig};

@@ -161,6 +161,17 @@ impl TokenIssuer {
         audience: &str,
         now: u64,
     ) -> String {
+        self.assertion_for(identity, claims, audience, now).token
+    }
+
+    /// [`Self::mint_assertion`] with its expiry.
+    pub fn assertion_for(
+        &self,
+        identity: &Identity,
+        claims: &Claims,
+        audience: &str,
+        now: u64,
+    ) -> MintedToken {
         let email = identity.email.as_deref().or(claims.email.as_deref());
         let name = identity.display_name.as_deref().or(claims.name.as_deref());
         let key = fingerprint(&[
@@ -187,7 +198,17 @@ impl TokenIssuer {
                 expires_at: claims.exp,
             }
         };
-        reuse_or_mint(&self.assertions, key, now, lifetime / 5, mint).token
+        reuse_or_mint(&self.assertions, key, now, lifetime / 5, mint)
+    }
+
+    /// Until when a cached token minted by [`Self::token_for`] is handed out
+    /// again, and the same for an assertion.
+    pub fn reuse_deadlines(&self, token: &MintedToken, assertion: &MintedToken) -> u64 {
+        let token_until = token.expires_at.saturating_sub(reuse_margin(self.lifetime));
+        let assertion_until = assertion
+            .expires_at
+            .saturating_sub(ASSERTION_LIFETIME.as_secs() / 5);
+        token_until.min(assertion_until)
     }
 
     /// `{keys: [...]}`: every configured public key, as Backstage publishes
