@@ -63,10 +63,7 @@ fn main() -> ExitCode {
     }
     let _flush_logs_at_exit = init_tracing(cli.log_format);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("stagepass: cannot start the async runtime: {err}");
@@ -74,6 +71,20 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(loaded.config))
+}
+
+/// One CPU (a pinned process, or a container limited to one CPU: Rust reads
+/// the cgroup quota) gets the single-threaded scheduler: no work-stealing
+/// bookkeeping or cross-thread wake-ups on a core that has no one to share
+/// with. More CPUs get one worker each; `TOKIO_WORKER_THREADS` (tokio's own
+/// variable) forces the multi-threaded scheduler with that many workers.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus == 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
 }
 
 async fn serve(config: config::Config) -> ExitCode {
