@@ -1,57 +1,65 @@
 #!/usr/bin/env bash
-# Load and memory figures for the README. Needs: nginx, wrk, curl (Debian).
+# Throughput, latency, CPU per request and memory of stagepass on the path a
+# Backstage deployment runs, next to a plain nginx proxy hop, in one run.
 #
-# What it measures, on one machine, with the load generator pinned to its own
-# core (taskset) so it does not steal from the servers:
-#   1. requests/s and latency for a 1 KiB page, nginx direct vs. through stagepass
-#      with a signed-in session (ratios matter; absolute numbers depend on the box)
-#   2. stagepass's peak RSS (VmHWM) before and after a 1 GiB upload and a
-#      1 GiB download pass through it: flat memory means no buffering.
+#   bench/load.sh                 # needs nginx, wrk, curl, openssl (Debian)
+#   ROUNDS=5 DURATION=10 bench/load.sh
+#   BASELINE_BIN=/tmp/stagepass-old bench/load.sh   # also measure an older build
+#
+# Method (numbers are only comparable within one run on one machine):
+# - upstream: nginx `return 200` (one worker); the nginx proxy is a second,
+#   separate nginx (one worker, keepalive upstream), so it pays the same
+#   process switches to reach the upstream as stagepass does;
+# - stagepass as Backstage runs it: `emailMatchingUserEntityProfileEmail`
+#   against a catalog file, an `auth.keyStore` key (the Backstage token and
+#   the assertion are injected on every request), access log at the default
+#   level, a session cookie shaped like a real sign-in (~1.3 KB);
+# - upstream, proxy and stagepass pinned together to the last CPU; wrk
+#   (-t1 -c50) on CPU 0; rounds alternate the targets; the median is shown;
+# - CPU per request: utime+stime of the upstream and the proxy under test
+#   (from /proc), divided by the requests served; steadier than req/s on a
+#   shared VM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-3}
+duration=${DURATION:-5}
+connections=${CONNECTIONS:-50}
+server_cpu=$(( $(nproc) - 1 ))
+load_cpu=0
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$work"' EXIT
-duration=${DURATION:-10}
-connections=${CONNECTIONS:-32}
-ncpu=$(nproc)
-server_cpus=0
-load_cpus=$((ncpu - 1))
+trap 'kill $(jobs -p) 2>/dev/null || true
+      nginx -p "$work/up" -c nginx.conf -s stop 2>/dev/null || true
+      nginx -p "$work/px" -c nginx.conf -s stop 2>/dev/null || true
+      rm -rf "$work"' EXIT
 
-cargo build --release --quiet --bin stagepass --example mint-session
+cargo build --release --quiet --locked --bin stagepass --example mint-session
 
-# nginx workers run as an unprivileged user: let them read the files.
-chmod 755 "$work"
-mkdir -p "$work/www" "$work/logs"
-head -c 1024 /dev/urandom > "$work/www/1k"
-truncate -s 1G "$work/www/1g"
-chmod 644 "$work/www/"*
-cat > "$work/nginx.conf" <<NGINX
+nginx_conf() { # dir, server block
+  mkdir -p "$1/logs"
+  cat > "$1/nginx.conf" <<NGINX
 worker_processes 1;
-error_log $work/logs/error.log warn;
-pid $work/nginx.pid;
-events { worker_connections 1024; }
+error_log $1/logs/error.log warn;
+pid $1/nginx.pid;
+events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi;
-  uwsgi_temp_path $work/uwsgi;
-  scgi_temp_path $work/scgi;
-  server {
-    listen 127.0.0.1:18080;
-    root $work/www;
-    # nginx reads and discards the body before answering.
-    location /upload { client_max_body_size 0; return 204; }
-  }
-  upstream origin { server 127.0.0.1:18080; keepalive 64; }
-  server {
-    listen 127.0.0.1:18082;
-    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
+  client_body_temp_path $1/body; proxy_temp_path $1/proxy; fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi; scgi_temp_path $1/scgi;
+  $2
 }
 NGINX
-taskset -c $server_cpus nginx -p "$work" -c nginx.conf
+}
+chmod 755 "$work"
+nginx_conf "$work/up" 'server { listen 127.0.0.1:18080; location / { return 200 "ok"; } }'
+nginx_conf "$work/px" 'upstream origin { server 127.0.0.1:18080; keepalive 64; }
+  server { listen 127.0.0.1:18082; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; } }'
+taskset -c "$server_cpu" nginx -p "$work/up" -c nginx.conf
+taskset -c "$server_cpu" nginx -p "$work/px" -c nginx.conf
 
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/key.pem" 2>/dev/null
+openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem"
+sed 's/name: alice/name: load-test/; s/alice@example.com/load-test@example.com/' \
+  tests/support/backstage/catalog.yaml > "$work/catalog.yaml"
 export SESSION_SECRET=load-test-secret-load-test-secret-0123456789
 cat > "$work/stagepass.yaml" <<YAML
 stagepass:
@@ -60,41 +68,91 @@ stagepass:
   upstream: http://127.0.0.1:18080
   provider: load
   admin: { listen: 127.0.0.1:18090 }
+  catalog: { file: $work/catalog.yaml }
 auth:
   environment: development
   session:
     secret: \${SESSION_SECRET}
+  keyStore:
+    provider: static
+    static:
+      keys:
+        - { publicKeyFile: $work/pub.pem, privateKeyFile: $work/key.pem, keyId: load, algorithm: ES256 }
   providers:
     load:
       development:
+        # Never contacted: sessions are minted, and none is due for refresh.
         metadataUrl: http://127.0.0.1:18099/.well-known/openid-configuration
         clientId: load
         clientSecret: load
+        signIn:
+          resolvers:
+            - resolver: emailMatchingUserEntityProfileEmail
 YAML
-STAGEPASS_LOG=warn taskset -c $server_cpus target/release/stagepass --config "$work/stagepass.yaml" > "$work/logs/stagepass.log" 2>&1 &
+taskset -c "$server_cpu" target/release/stagepass --config "$work/stagepass.yaml" > "$work/stagepass.log" 2>&1 &
 sp_pid=$!
 for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18090/healthz && break; sleep 0.1; done
 cookie=$(target/release/examples/mint-session --config "$work/stagepass.yaml" load-test)
-# Every figure below is for 200 responses: refuse to measure anything else.
-curl -fs -o /dev/null http://127.0.0.1:18080/1k
-curl -fs -o /dev/null -H "Cookie: $cookie" http://127.0.0.1:18000/1k
+# Every figure below is for 200 responses with the identity injected.
+code=$(curl -s -o /dev/null -w "%{http_code}" -H "Cookie: $cookie" http://127.0.0.1:18000/x)
+[ "$code" = 200 ] || { echo "stagepass answered $code"; tail -5 "$work/stagepass.log"; exit 1; }
 
-run_wrk() { taskset -c $load_cpus wrk -t1 -c"$connections" -d"${duration}s" --latency "$@"; }
-echo "== 1 KiB page, ${connections} connections, ${duration}s, server on CPU ${server_cpus}, wrk on CPU ${load_cpus}"
-echo "-- nginx direct"
-run_wrk http://127.0.0.1:18080/1k | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
-echo "-- nginx as a reverse proxy in front of itself (a plain proxy hop, for comparison)"
-run_wrk http://127.0.0.1:18082/1k | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
-echo "-- through stagepass (signed in)"
-run_wrk -H "Cookie: $cookie" http://127.0.0.1:18000/1k | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
+baseline_pid=
+if [ -n "${BASELINE_BIN:-}" ]; then
+  # Same publicUrl (the session is bound to it), other ports.
+  sed 's/listen: 127.0.0.1:18000/listen: 127.0.0.1:18001/; s/18090/18091/' "$work/stagepass.yaml" > "$work/baseline.yaml"
+  taskset -c "$server_cpu" "$BASELINE_BIN" --config "$work/baseline.yaml" > "$work/baseline.log" 2>&1 &
+  baseline_pid=$!
+  for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18091/healthz && break; sleep 0.1; done
+  # Builds before the sealed format 2 need their own cookie (BASELINE_COOKIE).
+  baseline_cookie=${BASELINE_COOKIE:-$cookie}
+fi
 
-hwm() { grep VmHWM "/proc/$sp_pid/status" | awk '{print $2" "$3}'; }
-rss() { grep VmRSS "/proc/$sp_pid/status" | awk '{print $2" "$3}'; }
+up_pid=$(pgrep -P "$(cat "$work/up/nginx.pid")")
+px_pid=$(pgrep -P "$(cat "$work/px/nginx.pid")")
+ticks() { local t=0 s; for p in "$@"; do for s in /proc/"$p"/task/*/stat; do
+  t=$((t + $(awk '{print $14 + $15}' "$s"))); done; done; echo "$t"; }
+hz=$(getconf CLK_TCK)
+
+declare -A rps p99 cpu
+measure() { # name url pids... -- wrk args...
+  local name=$1 url=$2; shift 2
+  local pids=() args=()
+  while [ "$1" != -- ]; do pids+=("$1"); shift; done; shift; args=("$@")
+  local before after out
+  before=$(ticks "${pids[@]}")
+  out=$(taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${duration}s" --latency "${args[@]}" "$url")
+  after=$(ticks "${pids[@]}")
+  if echo "$out" | grep -q "Non-2xx"; then echo "$name: non-2xx answers"; echo "$out"; exit 1; fi
+  local reqs; reqs=$(echo "$out" | awk '/requests in/{print $1}')
+  rps[$name]+="$(echo "$out" | awk '/Requests\/sec/{print $2}') "
+  p99[$name]+="$(echo "$out" | awk '/ 99%/{print $2}' | sed 's/us$/e-3/; s/ms$//; s/s$/e3/') "
+  cpu[$name]+="$(echo "($after - $before) * 1000000 / $hz / $reqs" | bc -l) "
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
+
+echo "== $rounds rounds x ${duration}s, wrk -t1 -c$connections on CPU $load_cpu, servers on CPU $server_cpu, cookie ${#cookie} bytes"
+for _ in $(seq "$rounds"); do
+  measure upstream http://127.0.0.1:18080/x "$up_pid" --
+  measure nginx-proxy http://127.0.0.1:18082/x "$up_pid" "$px_pid" --
+  measure stagepass http://127.0.0.1:18000/x "$up_pid" "$sp_pid" -- -H "Cookie: $cookie"
+  if [ -n "$baseline_pid" ]; then
+    measure baseline http://127.0.0.1:18001/x "$up_pid" "$baseline_pid" -- -H "Cookie: $baseline_cookie"
+  fi
+done
+printf "%-12s %12s %10s %14s\n" target "req/s" "p99 ms" "CPU us/req"
+for t in upstream nginx-proxy stagepass ${baseline_pid:+baseline}; do
+  printf "%-12s %12s %10s %14s\n" "$t" "$(echo "${rps[$t]}" | median)" "$(echo "${p99[$t]}" | median)" "$(echo "${cpu[$t]}" | median)"
+done
+sp=$(echo "${rps[stagepass]}" | median); ng=$(echo "${rps[nginx-proxy]}" | median)
+echo "stagepass / nginx-proxy throughput: $(echo "$sp / $ng" | bc -l | cut -c1-4)x"
+
+echo "== /metrics after the load (no catalog call, no JWKS fetch, no signature on the hot path)"
+curl -fs http://127.0.0.1:18090/metrics | grep -E '^stagepass_(requests_total|idp_errors_total|upstream_errors_total)' || true
+
+hwm() { awk '/VmHWM/{print $2" "$3}' "/proc/$sp_pid/status"; }
 echo "== memory: peak RSS (VmHWM) of stagepass"
-echo "after load test: $(hwm)"
-# -T - streams stdin with chunked encoding; curl never holds the body either.
-head -c 1073741824 /dev/zero | curl -fs -o /dev/null -H "Cookie: $cookie" -H "Expect:" -X POST -T - http://127.0.0.1:18000/upload \
-  -w "1 GiB upload: HTTP %{http_code} in %{time_total}s\n"
-echo "after 1 GiB upload: $(hwm)"
-curl -fs -o /dev/null -H "Cookie: $cookie" http://127.0.0.1:18000/1g -w "1 GiB download: %{size_download} bytes in %{time_total}s\n"
-echo "after 1 GiB download: $(hwm) (current RSS $(rss))"
+echo "after the load test: $(hwm)"
+head -c 1073741824 /dev/zero | curl -fs -o /dev/null -H "Cookie: $cookie" -H "Expect:" -X POST -T - \
+  http://127.0.0.1:18000/upload -w "1 GiB upload: HTTP %{http_code} in %{time_total}s\n" || true
+echo "after a 1 GiB upload: $(hwm)"
