@@ -78,18 +78,9 @@ async fn shutdown_lets_in_flight_requests_finish_and_stops_accepting() {
 
 #[tokio::test]
 async fn tls_listener_negotiates_http2_and_http1() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let up = upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
     let mut cfg = config(up.url());
-    cfg.stagepass.tls = Some(stagepass::config::TlsConfig {
-        cert_file,
-        key_file,
-    });
+    let (_dir, cert) = with_self_signed_tls(&mut cfg);
     let sp = start(cfg).await;
 
     let mut roots = rustls::RootCertStore::empty();

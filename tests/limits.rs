@@ -103,18 +103,9 @@ async fn a_connection_that_sent_a_request_is_not_cut_by_the_head_deadline() {
 
 #[tokio::test]
 async fn tls_connections_get_the_same_deadlines() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let up = upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
     let mut cfg = config(up.url());
-    cfg.stagepass.tls = Some(stagepass::config::TlsConfig {
-        cert_file,
-        key_file,
-    });
+    let (_dir, cert) = with_self_signed_tls(&mut cfg);
     cfg.stagepass.timeouts.request_headers = HEAD_DEADLINE;
     let sp = start(cfg).await;
 

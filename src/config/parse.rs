@@ -175,24 +175,27 @@ pub(super) fn cookie_name(field: &Field) -> Result<String, String> {
     Ok(text)
 }
 
-/// An integer in [`HEADER_BYTES_RANGE`]; a numeric string counts, since
-/// `${VAR}` substitution always yields strings.
+/// An integer in [`HEADER_BYTES_RANGE`].
 pub(super) fn header_bytes(field: &Field) -> Result<usize, String> {
-    let (low, high) = (HEADER_BYTES_RANGE.start(), HEADER_BYTES_RANGE.end());
-    let bytes: usize = (field.text()?.trim().parse())
-        .map_err(|_| format!("expected a whole number of bytes, got {}", field.got()))?;
-    if !HEADER_BYTES_RANGE.contains(&bytes) {
-        return Err(format!("must be between {low} and {high}, got {bytes}"));
-    }
-    Ok(bytes)
+    whole_number(field, HEADER_BYTES_RANGE, "a whole number of bytes")
 }
 
 /// A whole number of connections in [`CONNECTIONS_RANGE`].
 pub(super) fn connections(field: &Field) -> Result<usize, String> {
-    let (low, high) = (CONNECTIONS_RANGE.start(), CONNECTIONS_RANGE.end());
+    whole_number(field, CONNECTIONS_RANGE, "a whole number")
+}
+
+/// An integer in `range`; a numeric string counts, since `${VAR}`
+/// substitution always yields strings.
+fn whole_number(
+    field: &Field,
+    range: std::ops::RangeInclusive<usize>,
+    what: &str,
+) -> Result<usize, String> {
     let n: usize = (field.text()?.trim().parse())
-        .map_err(|_| format!("expected a whole number, got {}", field.got()))?;
-    if !CONNECTIONS_RANGE.contains(&n) {
+        .map_err(|_| format!("expected {what}, got {}", field.got()))?;
+    if !range.contains(&n) {
+        let (low, high) = (range.start(), range.end());
         return Err(format!("must be between {low} and {high}, got {n}"));
     }
     Ok(n)

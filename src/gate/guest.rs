@@ -5,15 +5,15 @@
 //! third-party page cannot sign a browser in as someone else.
 
 use base64::Engine;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::signin::query_param;
-use super::{Gate, client_error, now};
-use crate::body::{self, Body};
+use super::{Gate, client_error, html_response, now};
+use crate::body::Body;
 use crate::error::Error;
-use crate::html::{self, escape};
+use crate::html::escape;
 use crate::oidc::PendingLogin;
 use crate::session::Session;
 
@@ -62,14 +62,8 @@ impl Gate {
             "<h1>Development sign-in</h1><p>No identity provider is configured (<code>auth.providers.guest</code>). \
 Sign in as any user of the catalog:</p><ul>{items}</ul>"
         );
-        let mut response = Response::new(body::full(html::page("Sign in", &body)));
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.append(header::SET_COOKIE, cookie);
+        let mut response = html_response("Sign in", &body);
+        response.headers_mut().append(header::SET_COOKIE, cookie);
         Ok(response)
     }
 

@@ -149,6 +149,18 @@ fn redirect(location: &str, set_cookies: Vec<HeaderValue>) -> Result<Response<Bo
     Ok(response)
 }
 
+/// A page of stagepass's own (never cached: it depends on cookies).
+fn html_response(title: &str, body: &str) -> Response<Body> {
+    let mut response = Response::new(crate::body::full(crate::html::page(title, body)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn json(
     status: StatusCode,
     value: &serde_json::Value,

@@ -4,10 +4,10 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-use super::{Gate, SignIn, client_error, json, redirect};
-use crate::body::{self, Body};
+use super::{Gate, SignIn, client_error, html_response, json, redirect};
+use crate::body::Body;
 use crate::error::Error;
-use crate::html::{self, escape};
+use crate::html::escape;
 
 impl Gate {
     /// `/api/auth/<id>/logout`.
@@ -78,13 +78,8 @@ impl Gate {
             action = escape(&self.routes.logout_path()),
             home = escape(self.redirects.root().as_str()),
         );
-        let mut response = Response::new(body::full(html::page("Sign out?", &body)));
+        let mut response = html_response("Sign out?", &body);
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // The button must not be clickable inside another site's frame.
         headers.insert(
             header::CONTENT_SECURITY_POLICY,

@@ -256,3 +256,22 @@ pub fn email_resolver() -> Vec<ResolverConfig> {
         allow_without_catalog_user: false,
     }]
 }
+
+/// A self-signed certificate for `localhost`, written where `cfg`'s TLS
+/// listener reads it. Keep the returned directory alive while stagepass runs;
+/// the certificate is for the client's root store.
+pub fn with_self_signed_tls(
+    cfg: &mut Config,
+) -> (tempfile::TempDir, rcgen::CertifiedKey<rcgen::KeyPair>) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    cfg.stagepass.tls = Some(TlsConfig {
+        cert_file,
+        key_file,
+    });
+    (dir, cert)
+}

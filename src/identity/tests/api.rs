@@ -29,10 +29,20 @@ fn api_resolver(
     fresh: Duration,
     stale: Duration,
 ) -> IdentityResolver {
+    api_resolver_with_timeout(catalog, chain, fresh, stale, Duration::from_secs(5))
+}
+
+pub(super) fn api_resolver_with_timeout(
+    catalog: &FakeCatalog,
+    chain: Vec<ResolverConfig>,
+    fresh: Duration,
+    stale: Duration,
+    timeout: Duration,
+) -> IdentityResolver {
     let source = CatalogSource::Api {
         url: catalog.url.clone(),
         token: Some(crate::config::Secret::new("static-token")),
-        timeout: Duration::from_secs(5),
+        timeout,
     };
     let config = CatalogConfig {
         fresh_for: fresh,
@@ -257,18 +267,13 @@ async fn entities_the_api_returns_are_checked_against_the_lookup() {
 #[tokio::test]
 async fn a_catalog_slower_than_its_timeout_is_unavailable() {
     let catalog = FakeCatalog::start(api_entities()).await;
-    let source = CatalogSource::Api {
-        url: catalog.url.clone(),
-        token: None,
-        timeout: Duration::from_millis(200),
-    };
-    let config = CatalogConfig {
-        fresh_for: Duration::ZERO,
-        stale_for: Duration::ZERO,
-        ..CatalogConfig::new(source)
-    };
-    let resolver =
-        IdentityResolver::new(one("emailMatchingUserEntityProfileEmail"), config).unwrap();
+    let resolver = api_resolver_with_timeout(
+        &catalog,
+        one("emailMatchingUserEntityProfileEmail"),
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::from_millis(200),
+    );
     catalog.set_delay(Duration::from_secs(30));
     let err = resolver
         .resolve(&email("alice@example.com"))

@@ -8,9 +8,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use serde_json::json;
 
+use super::api::api_resolver_with_timeout;
 use super::{email, one};
 use crate::identity::test_catalog_api::FakeCatalog;
-use crate::identity::*;
 
 const PEOPLE: [&str; 3] = ["alice@example.com", "bob@example.com", "c,d=e@example.com"];
 
@@ -42,17 +42,13 @@ proptest! {
                     "spec": {"profile": {"email": mail}}}))
                 .collect();
             let catalog = FakeCatalog::start(entities).await;
-            let source = CatalogSource::Api {
-                url: catalog.url.clone(),
-                token: None,
-                timeout: Duration::from_secs(5),
-            };
-            let config = CatalogConfig {
-                fresh_for: Duration::ZERO,
-                stale_for: Duration::ZERO,
-                ..CatalogConfig::new(source)
-            };
-            let resolver = IdentityResolver::new(one("emailMatchingUserEntityProfileEmail"), config).unwrap();
+            let resolver = api_resolver_with_timeout(
+                &catalog,
+                one("emailMatchingUserEntityProfileEmail"),
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::from_secs(5),
+            );
             // Backstage's email resolver also tries the address without a
             // `+tag` in its local part.
             let wanted = address.trim().to_lowercase();
