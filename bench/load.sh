@@ -131,6 +131,9 @@ measure() { # name url pids... -- wrk args...
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
 
+counters() { curl -fs http://127.0.0.1:18090/metrics |
+  grep -E '^stagepass_(catalog_lookups|tokens_signed|unknown_key_ids|idp_errors|upstream_errors)' || true; }
+counters_before=$(counters)
 echo "== $rounds rounds x ${duration}s, wrk -t1 -c$connections on CPU $load_cpu, servers on CPU $server_cpu, cookie ${#cookie} bytes"
 for _ in $(seq "$rounds"); do
   measure upstream http://127.0.0.1:18080/x "$up_pid" --
@@ -147,8 +150,9 @@ done
 sp=$(echo "${rps[stagepass]}" | median); ng=$(echo "${rps[nginx-proxy]}" | median)
 echo "stagepass / nginx-proxy throughput: $(echo "$sp / $ng" | bc -l | cut -c1-4)x"
 
-echo "== /metrics after the load (no catalog call, no JWKS fetch, no signature on the hot path)"
-curl -fs http://127.0.0.1:18090/metrics | grep -E '^stagepass_(requests_total|idp_errors_total|upstream_errors_total)' || true
+echo "== /metrics counters that must stay flat on the hot path (before the rounds, then after)"
+paste <(echo "$counters_before") <(counters)
+curl -fs http://127.0.0.1:18090/metrics | grep -E '^stagepass_requests_total' || true
 
 hwm() { awk '/VmHWM/{print $2" "$3}' "/proc/$sp_pid/status"; }
 echo "== memory: peak RSS (VmHWM) of stagepass"

@@ -93,6 +93,24 @@ async fn the_token_is_minted_once_per_session_not_per_request() {
         tokens.windows(2).all(|pair| pair[0] == pair[1]),
         "same cached token"
     );
+    // And no signature, no catalog lookup per request: the counters stay flat.
+    let counters = || async {
+        let text = get(&w.sp.admin_url("/metrics")).await.text();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .unwrap()
+        };
+        (
+            value("stagepass_tokens_signed_total"),
+            value("stagepass_catalog_lookups_total"),
+        )
+    };
+    let before = counters().await;
+    for _ in 0..20 {
+        assert_eq!(agent.api_get(&w.url("/x")).await.status, 200);
+    }
+    assert_eq!(counters().await, before, "(tokens signed, catalog lookups)");
 }
 
 #[tokio::test]

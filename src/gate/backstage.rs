@@ -1,6 +1,8 @@
 //! Phase 3 and 4 of the pipeline: who the signed-in person is in the
 //! catalog, and the Backstage token and assertion that carry it upstream.
 
+use std::sync::Arc;
+
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::json;
@@ -11,6 +13,7 @@ use crate::body::Body;
 use crate::config::{Config, ResolverConfig};
 use crate::error::Error;
 use crate::identity::{Claims, Identity, IdentityResolver, claims_key};
+use crate::metrics::Metrics;
 use crate::session::Session;
 use crate::token::TokenIssuer;
 
@@ -33,6 +36,7 @@ impl Backstage {
     pub(super) fn build(
         config: &Config,
         resolvers: Vec<ResolverConfig>,
+        metrics: &Arc<Metrics>,
     ) -> Result<Option<Self>, String> {
         let sp = &config.stagepass;
         let Some(catalog) = sp.catalog.clone() else {
@@ -40,9 +44,11 @@ impl Backstage {
         };
         let fresh_for = catalog.fresh_for;
         let resolver = IdentityResolver::new(resolvers, catalog)
-            .map_err(|e| format!("stagepass.catalog: {e}"))?;
+            .map_err(|e| format!("stagepass.catalog: {e}"))?
+            .counting(Arc::clone(metrics));
         let tokens = TokenIssuer::new(config.auth.token.clone())
-            .map_err(|e| format!("auth.keyStore: {e}"))?;
+            .map_err(|e| format!("auth.keyStore: {e}"))?
+            .counting(Arc::clone(metrics));
         Ok(Some(Backstage {
             resolver,
             tokens,

@@ -71,7 +71,7 @@ impl Gate {
         let cookies = CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
             .map_err(|e| format!("stagepass.cookieName: {e}"))?;
         let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
-        let backstage = Backstage::build(config, resolvers)?;
+        let backstage = Backstage::build(config, resolvers, &metrics)?;
         let mut owned_headers = vec![header::AUTHORIZATION];
         owned_headers.extend([
             sp.backstage_token_header.clone(),

@@ -11,12 +11,14 @@ mod test_catalog_api;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use cache::cache_key as claims_key;
 pub use catalog::CatalogUser;
 
 use crate::config::{CatalogConfig, CatalogSource, ResolverConfig};
+use crate::metrics::Metrics;
 
 use crate::error::{Error, Source};
 use crate::http_client::ApiClient;
@@ -99,6 +101,7 @@ pub struct IdentityResolver {
     resolvers: Vec<ResolverConfig>,
     catalog: Catalog,
     cache: IdentityCache,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl IdentityResolver {
@@ -138,13 +141,23 @@ impl IdentityResolver {
             resolvers,
             catalog,
             cache: IdentityCache::new(config.fresh_for, config.stale_for, config.max_cached),
+            metrics: None,
         })
+    }
+
+    /// Counts every catalog lookup in `metrics` (`stagepass_catalog_lookups_total`).
+    pub fn counting(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub async fn resolve(&self, claims: &Claims) -> Result<Identity, ResolveError> {
         let key = cache_key(claims);
         if let Some(identity) = self.cache.fresh(&key).await {
             return Ok(identity);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.record_catalog_lookup();
         }
         match resolvers::resolve_chain(&self.resolvers, &self.catalog, claims).await {
             Ok(identity) => {

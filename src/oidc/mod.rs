@@ -227,6 +227,7 @@ impl OidcProvider {
             Err(Rejected::UnknownKey) => {}
         }
         // The IdP may have rotated its keys: fetch them once, then retry.
+        self.metrics.record_unknown_key_id();
         self.discovery
             .refresh_keys(found.generation)
             .await

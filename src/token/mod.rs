@@ -21,7 +21,10 @@ use moka::sync::Cache;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use crate::config::{MAX_TOKEN_EXPIRATION, MIN_TOKEN_EXPIRATION, TokenConfig};
+use crate::metrics::Metrics;
 
 use crate::principal::{Claims, Identity};
 use jwt::{AssertionClaims, BACKSTAGE_AUDIENCE, BackstageClaims};
@@ -68,6 +71,7 @@ pub struct TokenIssuer {
     lifetime: u64,
     backstage_tokens: Cache<String, MintedToken>,
     assertions: Cache<String, MintedToken>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl TokenIssuer {
@@ -100,7 +104,21 @@ impl TokenIssuer {
             lifetime: lifetime.as_secs(),
             backstage_tokens: token_cache(lifetime),
             assertions: token_cache(ASSERTION_LIFETIME),
+            metrics: None,
         })
+    }
+
+    /// Counts every signature in `metrics` (`stagepass_tokens_signed_total`).
+    pub fn counting(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn sign(&self, typ: Option<&'static str>, claims: &impl serde::Serialize) -> String {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_token_signed();
+        }
+        jwt::sign(self.signing_key(), typ, claims)
     }
 
     /// Lifetime of Backstage user tokens.
@@ -123,7 +141,7 @@ impl TokenIssuer {
             iat: now,
             exp: now + self.lifetime,
         };
-        let token = jwt::sign(self.signing_key(), None, &claims);
+        let token = self.sign(None, &claims);
         if token.len() > MAX_TOKEN_LENGTH {
             tracing::error!(user = %identity.user_entity_ref, ownership_refs = identity.ownership_entity_refs.len(),
                 "Backstage token longer than Backstage accepts; the user is a member of too many groups");
@@ -194,7 +212,7 @@ impl TokenIssuer {
                 ent: &identity.ownership_entity_refs,
             };
             MintedToken {
-                token: jwt::sign(self.signing_key(), Some("JWT"), &claims),
+                token: self.sign(Some("JWT"), &claims),
                 expires_at: claims.exp,
             }
         };
