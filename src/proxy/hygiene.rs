@@ -4,6 +4,7 @@
 //! first, then every identity header a client might forge is stripped, and
 //! only then does stagepass add its own. Strip before inject.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -54,8 +55,14 @@ const FORWARDING_HEADERS: [&str; 7] = [
 /// Header names compare equal when they differ only in case or in `_` versus
 /// `-`: CGI-style frameworks (Rack, PHP, WSGI) map both spellings to the same
 /// variable, so either spelling can smuggle an identity.
-fn canonical(name: &HeaderName) -> String {
-    name.as_str().replace('_', "-")
+/// Borrowed unless the name has a `_` (names are lower case already), so the
+/// common request allocates nothing here.
+fn canonical(name: &HeaderName) -> Cow<'_, str> {
+    let text = name.as_str();
+    match text.contains('_') {
+        true => Cow::Owned(text.replace('_', "-")),
+        false => Cow::Borrowed(text),
+    }
 }
 
 /// Removes hop-by-hop headers, including every header named in `Connection`.
@@ -98,7 +105,7 @@ pub fn strip_identity_headers<'a>(
     headers: &mut HeaderMap,
     extra: impl IntoIterator<Item = &'a HeaderName>,
 ) {
-    let extra: Vec<String> = extra.into_iter().map(canonical).collect();
+    let extra: Vec<Cow<'_, str>> = extra.into_iter().map(canonical).collect();
     remove_where(headers, |n| {
         IDENTITY_HEADERS.contains(&n)
             || IDENTITY_PREFIXES.iter().any(|p| n.starts_with(p))
