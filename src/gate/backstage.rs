@@ -103,6 +103,7 @@ impl Backstage {
                 headers: headers.clone(),
                 valid_until,
             },
+            now,
         );
         Ok(headers)
     }

@@ -47,8 +47,10 @@ impl Injections {
             .filter(|entry| entry.valid_until > now)
     }
 
-    pub(super) fn store(&self, key: String, injection: Injection) {
-        if injection.valid_until > 0 {
+    /// Keeps `injection` unless it is already stale at `now` (an identity
+    /// cache with `fresh_for: 0` wants every request resolved).
+    pub(super) fn store(&self, key: String, injection: Injection, now: u64) {
+        if injection.valid_until > now {
             self.entries.insert(key, Arc::new(injection));
         }
     }

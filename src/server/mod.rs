@@ -136,16 +136,22 @@ async fn accept_loop(
     graceful: &GracefulShutdown,
     cap: Arc<Semaphore>,
 ) {
+    // Under sustained overload the cap is hit on every freed slot: warn once
+    // a minute, count every time.
+    let mut last_warning: Option<std::time::Instant> = None;
     loop {
         let permit = match Arc::clone(&cap).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 if matches!(role, Role::Public) {
                     app.metrics.record_connection_cap_reached();
-                    tracing::warn!(
-                        max = app.config.stagepass.max_connections,
-                        "stagepass.maxConnections reached; new connections wait"
-                    );
+                    if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                        last_warning = Some(std::time::Instant::now());
+                        tracing::warn!(
+                            max = app.config.stagepass.max_connections,
+                            "stagepass.maxConnections reached; new connections wait"
+                        );
+                    }
                 }
                 match Arc::clone(&cap).acquire_owned().await {
                     Ok(permit) => permit,
