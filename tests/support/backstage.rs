@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
@@ -93,17 +91,12 @@ pub async fn start(keys: &KeyFiles, permissions: bool) -> Backstage {
         .kill_on_drop(true)
         .spawn()
         .expect("node runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(ready) = line.strip_prefix("READY ") {
-            let ready: Value = serde_json::from_str(ready).unwrap();
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Backstage {
-                base_url: ready["baseUrl"].as_str().unwrap().parse().unwrap(),
-                token: ready["token"].as_str().unwrap().to_owned(),
-                _child: child,
-            };
-        }
+    let ready = super::ready_line(&mut child)
+        .await
+        .expect("the Backstage backend exited before it was ready");
+    Backstage {
+        base_url: ready["baseUrl"].as_str().unwrap().parse().unwrap(),
+        token: ready["token"].as_str().unwrap().to_owned(),
+        _child: child,
     }
-    panic!("the Backstage backend exited before it was ready");
 }

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
@@ -53,19 +52,14 @@ pub async fn start(app: App, backend: &Url, provider: &str, public_url: &Url) ->
         .kill_on_drop(true)
         .spawn()
         .expect("node runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(ready) = line.strip_prefix("READY ") {
-            let ready: Value = serde_json::from_str(ready).unwrap();
-            let port = ready["port"].as_u64().unwrap();
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Frontend {
-                url: format!("http://127.0.0.1:{port}").parse().unwrap(),
-                _child: child,
-            };
-        }
+    let ready = super::ready_line(&mut child)
+        .await
+        .expect("the frontend server exited before it was ready");
+    let port = ready["port"].as_u64().unwrap();
+    Frontend {
+        url: format!("http://127.0.0.1:{port}").parse().unwrap(),
+        _child: child,
     }
-    panic!("the frontend server exited before it was ready");
 }
 
 /// Signs in through the app at `url` in Chromium (`mode`: `oidc` or

@@ -275,3 +275,19 @@ pub fn with_self_signed_tls(
     });
     (dir, cert)
 }
+
+/// Reads a fixture's stdout until its one `READY {json}` line (the protocol
+/// of the OP, Backstage and frontend fixtures) and returns the JSON; stdout
+/// is drained afterwards so the child never blocks on a full pipe. `None`
+/// when the child exits first.
+pub async fn ready_line(child: &mut tokio::process::Child) -> Option<serde_json::Value> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut lines = BufReader::new(child.stdout.take()?).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(ready) = line.strip_prefix("READY ") {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Some(serde_json::from_str(ready).expect("READY carries JSON"));
+        }
+    }
+    None
+}

@@ -7,7 +7,6 @@ use std::process::Stdio;
 
 use http_body_util::Full;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
@@ -76,22 +75,14 @@ pub async fn start(options: &OpOptions) -> Op {
         .kill_on_drop(true)
         .spawn()
         .expect("node runs");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(ready) = line.strip_prefix("READY ") {
-            let ready: Value = serde_json::from_str(ready).unwrap();
-            let issuer = ready["issuer"].as_str().unwrap().parse().unwrap();
-            // Keep draining stdout so the OP never blocks on a full pipe.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Op {
-                issuer,
-                _child: child,
-                _accounts: accounts,
-            };
-        }
+    let ready = super::ready_line(&mut child)
+        .await
+        .expect("the OpenID Provider exited before it was ready");
+    Op {
+        issuer: ready["issuer"].as_str().unwrap().parse().unwrap(),
+        _child: child,
+        _accounts: accounts,
     }
-    panic!("the OpenID Provider exited before it was ready");
 }
 
 impl Op {
