@@ -37,7 +37,8 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: Peer) -> Response<B
         method = %method,
         path = %path,
         status,
-        ms = elapsed.as_secs_f64() * 1000.0,
+        // Whole microseconds, so the line reads `ms=0.445`, not 0.44541600000000003.
+        ms = elapsed.as_micros() as f64 / 1000.0,
         peer = %peer.ip,
     );
     response
