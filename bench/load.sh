@@ -155,6 +155,23 @@ paste <(echo "$counters_before") <(counters)
 curl -fs http://127.0.0.1:18090/metrics | grep -E '^stagepass_requests_total' || true
 
 hwm() { awk '/VmHWM/{print $2" "$3}' "/proc/$sp_pid/status"; }
+rss() { awk '/VmRSS/{print $2" "$3}' "/proc/$sp_pid/status"; }
+echo "== memory with 1,000 idle keep-alive connections (each served one request first)"
+echo "before: RSS $(rss)"
+ulimit -n 4096
+python3 - "$cookie" "$sp_pid" <<'PY'
+import socket, sys
+cookie, pid = sys.argv[1], sys.argv[2]
+req = f"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n".encode()
+conns = []
+for _ in range(1000):
+    s = socket.create_connection(("127.0.0.1", 18000))
+    s.sendall(req)
+    assert s.recv(65536).startswith(b"HTTP/1.1 200"), "not served"
+    conns.append(s)
+rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+print(f"with 1,000 idle connections open: RSS {rss} kB")
+PY
 echo "== memory: peak RSS (VmHWM) of stagepass"
 echo "after the load test: $(hwm)"
 head -c 1073741824 /dev/zero | curl -fs -o /dev/null -H "Cookie: $cookie" -H "Expect:" -X POST -T - \
