@@ -38,6 +38,9 @@ fuzz_target!(|data: &[u8]| {
     for name in headers.keys() {
         let n = name.as_str().replace('_', "-");
         assert!(!GONE.contains(&n.as_str()), "{n} survived");
-        assert!(!n.starts_with("x-auth-request-") && !n.starts_with("x-stagepass-"), "{n} survived");
+        assert!(
+            !n.starts_with("x-auth-request-") && !n.starts_with("x-stagepass-"),
+            "{n} survived"
+        );
     }
 });
