@@ -6,9 +6,8 @@ mod support;
 
 use bytes::Bytes;
 use serde_json::json;
-use stagepass::config::*;
 use support::agent::Agent;
-use support::backstage::{self, KEY_ID};
+use support::backstage;
 use support::world::{SP_HOST, World, WorldOptions, world_with};
 use support::*;
 
@@ -21,26 +20,10 @@ async fn world_in_front_of_with(
     keys: &backstage::KeyFiles,
     options: WorldOptions,
 ) -> World {
-    let catalog_api = bs.base_url.join("/api/catalog").unwrap();
-    let token = bs.token.clone();
-    let (public, private) = (keys.public.clone(), keys.private.clone());
     let upstream = bs.base_url.clone();
     world_with(options, move |cfg| {
         cfg.stagepass.upstream = upstream;
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::Api {
-            url: catalog_api,
-            token: Some(Secret::new(token)),
-            timeout: std::time::Duration::from_secs(10),
-        }));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
-        cfg.auth.token.key_store = Some(KeyStoreConfig {
-            keys: vec![StaticKey {
-                public_key_file: public,
-                private_key_file: private,
-                key_id: KEY_ID.into(),
-                algorithm: Algorithm::ES256,
-            }],
-        });
+        bs.serve_identities_to(cfg, keys);
     })
     .await
 }

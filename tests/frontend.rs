@@ -11,23 +11,12 @@ mod support;
 
 use serde_json::{Value, json};
 use stagepass::config::*;
-use support::backstage::{self, KEY_ID};
+use support::backstage;
 use support::frontend::{self, App};
 use support::world::{WorldOptions, world_on};
 use support::*;
 use tokio::net::TcpListener;
 use url::Url;
-
-fn key_store(keys: &backstage::KeyFiles) -> KeyStoreConfig {
-    KeyStoreConfig {
-        keys: vec![StaticKey {
-            public_key_file: keys.public.clone(),
-            private_key_file: keys.private.clone(),
-            key_id: KEY_ID.into(),
-            algorithm: Algorithm::ES256,
-        }],
-    }
-}
 
 async fn public_listener() -> (TcpListener, Url) {
     let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -66,20 +55,10 @@ async fn oidc_sign_in_and_out(app: App, name: &str) {
         accounts: json!({"alice": {"name": null, "picture": null}}),
         ..WorldOptions::default()
     };
-    let (catalog, token, upstream) = (
-        bs.base_url.join("/api/catalog").unwrap(),
-        bs.token.clone(),
-        web.url.clone(),
-    );
+    let upstream = web.url.clone();
     let w = world_on(public, options, |cfg| {
         cfg.stagepass.upstream = upstream;
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::Api {
-            url: catalog,
-            token: Some(Secret::new(token)),
-            timeout: std::time::Duration::from_secs(10),
-        }));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
-        cfg.auth.token.key_store = Some(key_store(&keys));
+        bs.serve_identities_to(cfg, &keys);
     })
     .await;
 
@@ -117,7 +96,7 @@ async fn quickstart_guest_sign_in_shows_the_user_in_backstage() {
     cfg.auth.guest = Some(GuestConfig {
         allow_outside_development: false,
     });
-    cfg.auth.token.key_store = Some(key_store(&keys));
+    cfg.auth.token.key_store = Some(keys.key_store());
     let _sp = start_on(public, cfg).await;
 
     let run = frontend::drive(&public_url, "guest", "alice", "next-guest").await;

@@ -172,17 +172,6 @@ impl TokenIssuer {
     /// A short-lived identity assertion for an app that is not Backstage,
     /// addressed to `audience` (the upstream's origin). Cached like Backstage
     /// tokens.
-    pub fn mint_assertion(
-        &self,
-        identity: &Identity,
-        claims: &Claims,
-        audience: &str,
-        now: u64,
-    ) -> String {
-        self.assertion_for(identity, claims, audience, now).token
-    }
-
-    /// [`Self::mint_assertion`] with its expiry.
     pub fn assertion_for(
         &self,
         identity: &Identity,

@@ -257,7 +257,9 @@ fn assertions_carry_identity_for_one_audience() {
         name: Some("From IdP".into()),
         ..Claims::default()
     };
-    let token = issuer.mint_assertion(&identity(), &claims, "https://grafana.example.com", NOW);
+    let token = issuer
+        .assertion_for(&identity(), &claims, "https://grafana.example.com", NOW)
+        .token;
     let (header, payload) = verify(&token, &issuer.jwks());
     assert_eq!(header["typ"], "JWT");
     assert_eq!(
@@ -274,25 +276,31 @@ fn assertions_carry_identity_for_one_audience() {
         })
     );
     assert_eq!(
-        issuer.mint_assertion(
-            &identity(),
-            &claims,
-            "https://grafana.example.com",
-            NOW + 239
-        ),
+        issuer
+            .assertion_for(
+                &identity(),
+                &claims,
+                "https://grafana.example.com",
+                NOW + 239
+            )
+            .token,
         token
     );
     assert_ne!(
-        issuer.mint_assertion(
-            &identity(),
-            &claims,
-            "https://grafana.example.com",
-            NOW + 241
-        ),
+        issuer
+            .assertion_for(
+                &identity(),
+                &claims,
+                "https://grafana.example.com",
+                NOW + 241
+            )
+            .token,
         token
     );
     assert_ne!(
-        issuer.mint_assertion(&identity(), &claims, "https://other.example.com", NOW),
+        issuer
+            .assertion_for(&identity(), &claims, "https://other.example.com", NOW)
+            .token,
         token
     );
 
@@ -302,7 +310,7 @@ fn assertions_carry_identity_for_one_audience() {
         ..identity()
     };
     let (_, payload) = verify(
-        &issuer.mint_assertion(&bare, &claims, "https://x", NOW),
+        &issuer.assertion_for(&bare, &claims, "https://x", NOW).token,
         &issuer.jwks(),
     );
     assert_eq!(

@@ -100,3 +100,34 @@ pub async fn start(keys: &KeyFiles, permissions: bool) -> Backstage {
         _child: child,
     }
 }
+
+impl Backstage {
+    /// Points `cfg` at this backend as a deployment would: its catalog API
+    /// with the static token, Backstage's email resolver, and the key store
+    /// Backstage trusts, so the tokens stagepass mints verify there.
+    pub fn serve_identities_to(&self, cfg: &mut stagepass::config::Config, keys: &KeyFiles) {
+        use stagepass::config::*;
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::Api {
+            url: self.base_url.join("/api/catalog").unwrap(),
+            token: Some(Secret::new(self.token.clone())),
+            timeout: std::time::Duration::from_secs(10),
+        }));
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = super::email_resolver();
+        cfg.auth.token.key_store = Some(keys.key_store());
+    }
+}
+
+impl KeyFiles {
+    /// `auth.keyStore` naming these files, as Backstage's config does.
+    pub fn key_store(&self) -> stagepass::config::KeyStoreConfig {
+        use stagepass::config::*;
+        KeyStoreConfig {
+            keys: vec![StaticKey {
+                public_key_file: self.public.clone(),
+                private_key_file: self.private.clone(),
+                key_id: KEY_ID.into(),
+                algorithm: Algorithm::ES256,
+            }],
+        }
+    }
+}
