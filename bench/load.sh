@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Throughput, latency, CPU per request and memory of stagepass on the path a
-# Backstage deployment runs, next to a plain nginx proxy hop, in one run.
+# Backstage deployment runs, next to a plain nginx proxy hop and Apache
+# mod_auth_openidc (the peer doing stagepass's job), in one run.
 #
-#   bench/load.sh                 # needs nginx, wrk, curl, openssl (Debian)
+#   bench/load.sh                 # Debian: apt-get install nginx wrk apache2
+#                                 #   libapache2-mod-auth-openidc curl openssl bc
+#                                 # npm ci in tests/support/op (the real OpenID Provider)
 #   ROUNDS=5 DURATION=10 bench/load.sh
 #   BASELINE_BIN=/tmp/stagepass-old bench/load.sh   # also measure an older build
+#   PERF_DATA=/tmp/sp.perf bench/load.sh            # also profile stagepass under load
 #
 # Method (numbers are only comparable within one run on one machine):
 # - upstream: nginx `return 200` (one worker); the nginx proxy is a second,
@@ -13,8 +17,12 @@
 # - stagepass as Backstage runs it: `emailMatchingUserEntityProfileEmail`
 #   against a catalog file, an `auth.keyStore` key (the Backstage token and
 #   the assertion are injected on every request), access log at the default
-#   level, a session cookie shaped like a real sign-in (~1.3 KB);
-# - upstream, proxy and stagepass pinned together to the last CPU; wrk
+#   level;
+# - mod_auth_openidc: `OIDCSessionType client-cookie` (stateless, like
+#   stagepass), mpm_event, proxying to the same upstream;
+# - both signed in at the real OpenID Provider (tests/support/op) through its
+#   login form (bench/sign-in.py); the IdP is not contacted during the rounds;
+# - upstream, proxies and stagepass pinned together to the last CPU; wrk
 #   (-t1 -c50) on CPU 0; rounds alternate the targets; the median is shown;
 # - CPU per request: utime+stime of the upstream and the proxy under test
 #   (from /proc), divided by the requests served; steadier than req/s on a
@@ -30,9 +38,12 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true
       nginx -p "$work/up" -c nginx.conf -s stop 2>/dev/null || true
       nginx -p "$work/px" -c nginx.conf -s stop 2>/dev/null || true
+      [ -f "$work/apache/httpd.pid" ] && kill "$(cat "$work/apache/httpd.pid")" 2>/dev/null || true
       rm -rf "$work"' EXIT
 
-cargo build --release --quiet --locked --bin stagepass --example mint-session
+[ -d tests/support/op/node_modules ] ||
+  { echo "the OpenID Provider needs its packages: npm ci --prefix tests/support/op"; exit 1; }
+cargo build --release --quiet --locked --bin stagepass
 
 nginx_conf() { # dir, server block
   mkdir -p "$1/logs"
@@ -55,6 +66,15 @@ nginx_conf "$work/px" 'upstream origin { server 127.0.0.1:18080; keepalive 64; }
   server { listen 127.0.0.1:18082; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; } }'
 taskset -c "$server_cpu" nginx -p "$work/up" -c nginx.conf
 taskset -c "$server_cpu" nginx -p "$work/px" -c nginx.conf
+
+# The real OpenID Provider, on CPU 0 with wrk: it only serves the two sign-ins.
+mkfifo "$work/op.out"
+taskset -c "$load_cpu" node tests/support/op/server.mjs --port 0 --exit-on-stdin-close false \
+  --redirect-uri http://127.0.0.1:18000/api/auth/load/handler/frame \
+  --redirect-uri http://127.0.0.1:18084/redirect_uri > "$work/op.out" 2> "$work/op.log" &
+exec 3< "$work/op.out"
+read -r -u 3 ready || { echo "the OpenID Provider did not start:"; cat "$work/op.log"; exit 1; }
+issuer=$(echo "${ready#READY }" | python3 -c 'import json,sys; print(json.load(sys.stdin)["issuer"])')
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/key.pem" 2>/dev/null
 openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem"
@@ -81,18 +101,57 @@ auth:
   providers:
     load:
       development:
-        # Never contacted: sessions are minted, and none is due for refresh.
-        metadataUrl: http://127.0.0.1:18099/.well-known/openid-configuration
-        clientId: load
-        clientSecret: load
+        metadataUrl: $issuer/.well-known/openid-configuration
+        clientId: stagepass
+        clientSecret: stagepass-test-secret
         signIn:
           resolvers:
             - resolver: emailMatchingUserEntityProfileEmail
 YAML
 taskset -c "$server_cpu" target/release/stagepass --config "$work/stagepass.yaml" > "$work/stagepass.log" 2>&1 &
 sp_pid=$!
-for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18090/healthz && break; sleep 0.1; done
-cookie=$(target/release/examples/mint-session --config "$work/stagepass.yaml" load-test)
+for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18090/readyz && break; sleep 0.1; done
+cookie=$(bench/sign-in.py http://127.0.0.1:18000/x load-test@example.com)
+
+# Apache mod_auth_openidc with stateless client-cookie sessions.
+mkdir -p "$work/apache"
+modules=/usr/lib/apache2/modules
+cat > "$work/apache/httpd.conf" <<APACHE
+ServerRoot $work/apache
+ServerName 127.0.0.1
+Listen 127.0.0.1:18084
+PidFile $work/apache/httpd.pid
+ErrorLog $work/apache/error.log
+LogLevel warn
+User www-data
+Group www-data
+LoadModule mpm_event_module $modules/mod_mpm_event.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule authn_core_module $modules/mod_authn_core.so
+LoadModule authz_user_module $modules/mod_authz_user.so
+LoadModule proxy_module $modules/mod_proxy.so
+LoadModule proxy_http_module $modules/mod_proxy_http.so
+LoadModule auth_openidc_module $modules/mod_auth_openidc.so
+OIDCProviderMetadataURL $issuer/.well-known/openid-configuration
+OIDCClientID stagepass
+OIDCClientSecret stagepass-test-secret
+OIDCRedirectURI http://127.0.0.1:18084/redirect_uri
+OIDCCryptoPassphrase load-test-passphrase-0123456789
+OIDCSessionType client-cookie
+OIDCPKCEMethod S256
+OIDCScope "openid email profile"
+ProxyPass /redirect_uri !
+ProxyPass / http://127.0.0.1:18080/ keepalive=On
+<Location />
+  AuthType openid-connect
+  Require valid-user
+</Location>
+APACHE
+taskset -c "$server_cpu" apache2 -f "$work/apache/httpd.conf" -k start ||
+  { cat "$work/apache/error.log"; exit 1; }
+for _ in $(seq 50); do [ -f "$work/apache/httpd.pid" ] && break; sleep 0.1; done
+apache_cookie=$(bench/sign-in.py http://127.0.0.1:18084/x load-test@example.com)
+apache_pids=$(pgrep -f "apache2 -f $work/apache/httpd.conf" | tr '\n' ' ')
 # Every figure below is for 200 responses with the identity injected.
 code=$(curl -s -o /dev/null -w "%{http_code}" -H "Cookie: $cookie" http://127.0.0.1:18000/x)
 [ "$code" = 200 ] || { echo "stagepass answered $code"; tail -5 "$work/stagepass.log"; exit 1; }
@@ -139,16 +198,30 @@ for _ in $(seq "$rounds"); do
   measure upstream http://127.0.0.1:18080/x "$up_pid" --
   measure nginx-proxy http://127.0.0.1:18082/x "$up_pid" "$px_pid" --
   measure stagepass http://127.0.0.1:18000/x "$up_pid" "$sp_pid" -- -H "Cookie: $cookie"
+  # shellcheck disable=SC2086 # one pid per word
+  measure mod_auth_openidc http://127.0.0.1:18084/x "$up_pid" $apache_pids -- -H "Cookie: $apache_cookie"
   if [ -n "$baseline_pid" ]; then
     measure baseline http://127.0.0.1:18001/x "$up_pid" "$baseline_pid" -- -H "Cookie: $baseline_cookie"
   fi
 done
-printf "%-12s %12s %10s %14s\n" target "req/s" "p99 ms" "CPU us/req"
-for t in upstream nginx-proxy stagepass ${baseline_pid:+baseline}; do
-  printf "%-12s %12s %10s %14s\n" "$t" "$(echo "${rps[$t]}" | median)" "$(echo "${p99[$t]}" | median)" "$(echo "${cpu[$t]}" | median)"
+printf "%-16s %12s %10s %14s\n" target "req/s" "p99 ms" "CPU us/req"
+for t in upstream nginx-proxy stagepass mod_auth_openidc ${baseline_pid:+baseline}; do
+  printf "%-16s %12s %10s %14s\n" "$t" "$(echo "${rps[$t]}" | median)" "$(echo "${p99[$t]}" | median)" "$(echo "${cpu[$t]}" | median)"
 done
 sp=$(echo "${rps[stagepass]}" | median); ng=$(echo "${rps[nginx-proxy]}" | median)
-echo "stagepass / nginx-proxy throughput: $(echo "$sp / $ng" | bc -l | cut -c1-4)x"
+ma=$(echo "${rps[mod_auth_openidc]}" | median)
+ratio() { printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
+echo "stagepass / nginx-proxy throughput: $(ratio "$sp" "$ng")x," \
+  "p99 $(ratio "$(echo "${p99[stagepass]}" | median)" "$(echo "${p99[nginx-proxy]}" | median)")x"
+echo "stagepass / mod_auth_openidc throughput: $(ratio "$sp" "$ma")x"
+
+if [ -n "${PERF_DATA:-}" ]; then
+  echo "== profiling stagepass for ${duration}s under the same load into $PERF_DATA"
+  perf record -q -F 2000 --call-graph dwarf,16384 -o "$PERF_DATA" -p "$sp_pid" -- sleep "$duration" &
+  perf_pid=$!
+  taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${duration}s" -H "Cookie: $cookie" http://127.0.0.1:18000/x > /dev/null
+  wait "$perf_pid"
+fi
 
 echo "== /metrics counters that must stay flat on the hot path (before the rounds, then after)"
 paste <(echo "$counters_before") <(counters)
