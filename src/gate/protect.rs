@@ -4,6 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -34,42 +35,84 @@ impl Live {
     }
 }
 
+/// A request that may pass: what to inject, and the cookies to send back.
+pub(super) struct Admitted {
+    pub inject: Injected,
+    pub set_cookies: Vec<HeaderValue>,
+}
+
+/// Why a request may not pass.
+pub(super) enum Refused {
+    /// No live session; holds the cookie deletions to send.
+    SignInRequired(Vec<HeaderValue>),
+    /// A live session, but a later phase failed (the catalog no longer knows
+    /// the person, the catalog is down…).
+    Failed(Error),
+}
+
 impl Gate {
     pub(super) async fn protect(
         &self,
         req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        let live = match self.live_session(req.headers()).await {
-            Ok(live) => live,
-            Err(clear) => return self.sign_in_required(&req, clear),
+        let Admitted {
+            inject,
+            set_cookies,
+        } = match self.admit(req.headers()).await {
+            Ok(admitted) => admitted,
+            Err(Refused::SignInRequired(clear)) => return self.sign_in_required(&req, clear),
+            Err(Refused::Failed(err)) => return Err(err),
         };
-        let mut inject = identity_headers(&live.session);
-        // A refreshed session must reach the browser even when the request
-        // fails: with refresh-token rotation the old cookie is now useless.
-        let keep_refreshed = |mut err: Error| {
-            for cookie in &live.set_cookies {
-                err = err.with_header(header::SET_COOKIE, cookie.clone());
-            }
-            err
-        };
-        if let Some(backstage) = &self.backstage {
-            // Phase 3 and 4: a person the catalog no longer knows is refused.
-            let headers = backstage
-                .inject(&live.session)
-                .await
-                .map_err(keep_refreshed)?;
-            inject.headers.extend(headers);
-        }
         let mut response = self
             .forwarder
             .forward(req, peer, &self.owned_headers, inject)
             .await
-            .map_err(keep_refreshed)?;
-        for cookie in live.set_cookies {
+            .map_err(|err| with_cookies(err, &set_cookies))?;
+        for cookie in set_cookies {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
         Ok(response)
+    }
+
+    /// The head the upstream would receive for the client's request head
+    /// `parts`, through the same phases as a proxied request, without
+    /// sockets: what the whole-path benchmark measures.
+    pub async fn upstream_head(&self, parts: &mut Parts, peer: Peer) -> Result<(), Error> {
+        let admitted = match self.admit(&parts.headers).await {
+            Ok(admitted) => admitted,
+            Err(Refused::SignInRequired(_)) => {
+                return Err(client_error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Sign-in required.",
+                ));
+            }
+            Err(Refused::Failed(err)) => return Err(err),
+        };
+        self.forwarder
+            .prepare_head(parts, peer, &self.owned_headers, admitted.inject)
+    }
+
+    /// Phases 1 to 4 for one request head: a live session (refreshed when
+    /// due), the person's identity and what to inject upstream.
+    pub(super) async fn admit(&self, headers: &HeaderMap) -> Result<Admitted, Refused> {
+        let live = self
+            .live_session(headers)
+            .await
+            .map_err(Refused::SignInRequired)?;
+        let mut inject = identity_headers(&live.session);
+        if let Some(backstage) = &self.backstage {
+            // A person the catalog no longer knows is refused.
+            match backstage.inject(&live.session).await {
+                Ok(headers) => inject.headers.extend(headers),
+                Err(err) => return Err(Refused::Failed(with_cookies(err, &live.set_cookies))),
+            }
+        }
+        Ok(Admitted {
+            inject,
+            set_cookies: live.set_cookies,
+        })
     }
 
     /// Phase 1 and 2: read the session and refresh it when due. `Err` holds
@@ -187,6 +230,15 @@ impl Gate {
             Vec::new()
         }
     }
+}
+
+/// A refreshed session must reach the browser even when the request fails:
+/// with refresh-token rotation the old cookie is now useless.
+fn with_cookies(mut err: Error, set_cookies: &[HeaderValue]) -> Error {
+    for cookie in set_cookies {
+        err = err.with_header(header::SET_COOKIE, cookie.clone());
+    }
+    err
 }
 
 fn refresh_due(session: &Session) -> bool {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Uri, Version, request};
 use hyper::body::Incoming;
 use url::Url;
 
@@ -71,11 +71,39 @@ impl Forwarder {
         mut req: Request<Incoming>,
         peer: Peer,
         strip: &[HeaderName],
-        mut inject: Injected,
+        inject: Injected,
     ) -> Result<Response<Body>, Error> {
         let protocol = upgrade::requested_protocol(req.method(), req.version(), req.headers());
         let client_upgrade = protocol.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let (mut parts, incoming) = req.into_parts();
+        let session_ends = inject.session_ends;
+        self.prepare_head(&mut parts, peer, strip, inject)?;
+        let outbound = Request::from_parts(parts, body::stream(incoming));
+
+        let mut response = self.send(outbound).await?;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(client_upgrade) = client_upgrade
+        {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            upgrade::splice(client_upgrade, upstream_upgrade, session_ends);
+            return Ok(switching_protocols(response, protocol));
+        }
+        let (mut parts, incoming) = response.into_parts();
+        hygiene::remove_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, body::stream(incoming)))
+    }
+
+    /// Turns the client's request head into the upstream's: hop-by-hop and
+    /// identity-header hygiene, forwarding headers, the injected headers and
+    /// the upstream URI. No I/O, so it can be measured on its own.
+    pub fn prepare_head(
+        &self,
+        parts: &mut request::Parts,
+        peer: Peer,
+        strip: &[HeaderName],
+        inject: Injected,
+    ) -> Result<(), Error> {
+        let protocol = upgrade::requested_protocol(&parts.method, parts.version, &parts.headers);
         let headers = &mut parts.headers;
         hygiene::remove_hop_by_hop(headers);
         // Whatever stagepass injects is stripped first, in every spelling,
@@ -87,27 +115,15 @@ impl Forwarder {
         hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));
         // The client sets Host from the URI: the upstream sees its own name.
         headers.remove(header::HOST);
-        for (name, value) in inject.headers.drain(..) {
+        for (name, value) in inject.headers {
             headers.insert(name, value);
         }
-        if let Some(protocol) = protocol.clone() {
+        if let Some(protocol) = protocol {
             upgrade::restore_headers(headers, protocol);
         }
         parts.uri = self.upstream.uri_for(&parts.uri)?;
         parts.version = Version::HTTP_11;
-        let outbound = Request::from_parts(parts, body::stream(incoming));
-
-        let mut response = self.send(outbound).await?;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS
-            && let Some(client_upgrade) = client_upgrade
-        {
-            let upstream_upgrade = hyper::upgrade::on(&mut response);
-            upgrade::splice(client_upgrade, upstream_upgrade, inject.session_ends);
-            return Ok(switching_protocols(response, protocol));
-        }
-        let (mut parts, incoming) = response.into_parts();
-        hygiene::remove_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, body::stream(incoming)))
+        Ok(())
     }
 
     async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, Error> {
