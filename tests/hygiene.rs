@@ -6,8 +6,9 @@ mod support;
 use http_body_util::Full;
 use support::*;
 
-const IDENTITY_HEADERS: [&str; 11] = [
-    "Authorization",
+/// Headers stagepass sends, and those other authenticating proxies send and
+/// the apps behind them trust (EasyAuth, IAP, Cloudflare Access, ALB, ...).
+const IDENTITY_HEADERS: [&str; 20] = [
     "X-Forwarded-User",
     "X-Forwarded-Email",
     "X-Forwarded-Groups",
@@ -18,6 +19,16 @@ const IDENTITY_HEADERS: [&str; 11] = [
     "X-Auth-Request-Access-Token",
     "X-OAUTH2-PROXY-ID-TOKEN",
     "X-Stagepass-Assertion",
+    "X-MS-CLIENT-PRINCIPAL",
+    "X-MS-CLIENT-PRINCIPAL-NAME",
+    "X-MS-TOKEN-AAD-ACCESS-TOKEN",
+    "Remote-User",
+    "X-Webauth-User",
+    "X-Goog-Authenticated-User-Email",
+    "Cf-Access-Authenticated-User-Email",
+    "X-Amzn-Oidc-Identity",
+    "X-Pomerium-Claim-Email",
+    "X-Pomerium-Jwt-Assertion",
 ];
 
 /// The spellings a client might try: case games and `_` for `-`.

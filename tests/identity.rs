@@ -278,7 +278,7 @@ async fn guest_sign_in_lists_catalog_users_and_signs_in_as_one() {
 }
 
 #[tokio::test]
-async fn non_backstage_apps_can_get_the_assertion_without_a_backstage_token() {
+async fn non_backstage_apps_get_the_assertion_and_keep_their_own_authorization() {
     let w = world_with(WorldOptions::default(), |cfg| {
         cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
         cfg.stagepass.inject_backstage_token = false;
@@ -291,7 +291,10 @@ async fn non_backstage_apps_can_get_the_assertion_without_a_backstage_token() {
         .request(
             "GET",
             &w.url("/legacy"),
-            &[("accept", "text/html"), ("authorization", "Bearer forged")],
+            &[
+                ("accept", "text/html"),
+                ("authorization", "Bearer app-api-key"),
+            ],
             Bytes::new(),
         )
         .await;
@@ -299,8 +302,8 @@ async fn non_backstage_apps_can_get_the_assertion_without_a_backstage_token() {
     let seen = w.up.controls.last();
     assert_eq!(
         seen.header("authorization"),
-        None,
-        "no Backstage token, and the client's is still stripped"
+        Some("Bearer app-api-key"),
+        "no Backstage token: the client's own Authorization (an app's API key) passes"
     );
     assert!(seen.header("x-stagepass-assertion").is_some());
 }

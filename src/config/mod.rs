@@ -11,6 +11,7 @@ mod backstage;
 mod catalog;
 mod duration;
 mod field;
+mod headers;
 mod keystore;
 mod load;
 mod parse;
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 
 pub use catalog::*;
 pub use duration::parse_duration;
+pub use headers::{GroupsSource, HeadersConfig, UserValue};
 pub use keystore::*;
 pub use parse::is_https_or_loopback;
 pub use resolvers::*;

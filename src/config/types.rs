@@ -104,6 +104,23 @@ pub struct StagepassConfig {
     /// `assertion.header`, default `x-stagepass-assertion`: a signed JWT with
     /// the person's identity, for apps that verify it with stagepass's JWKS.
     pub assertion_header: http::HeaderName,
+    /// `headers`: which identity headers go upstream and what fills them.
+    pub headers: super::HeadersConfig,
+}
+
+impl StagepassConfig {
+    /// Whether stagepass puts its own value into the upstream's
+    /// `Authorization`; when it does not, the client's passes through.
+    pub fn injects_authorization(&self) -> bool {
+        self.backstage_token_in_authorization() || self.headers.pass_authorization_header
+    }
+
+    /// Whether the Backstage token goes upstream in `Authorization`.
+    pub fn backstage_token_in_authorization(&self) -> bool {
+        self.catalog.is_some()
+            && self.inject_backstage_token
+            && self.backstage_token_header == http::header::AUTHORIZATION
+    }
 }
 
 /// `stagepass.admin`

@@ -17,6 +17,7 @@ use super::field::{Field, Problems};
 use super::parse;
 use super::provider;
 use super::types::*;
+use super::{GroupsSource, UserValue};
 
 const STAGEPASS_KEYS: &[&str] = &[
     "listen",
@@ -35,6 +36,7 @@ const STAGEPASS_KEYS: &[&str] = &[
     "catalog",
     "backstageToken",
     "assertion",
+    "headers",
 ];
 const ADMIN_KEYS: &[&str] = &["listen"];
 const TLS_KEYS: &[&str] = &["certFile", "keyFile"];
@@ -80,6 +82,7 @@ pub(super) fn validate(tree: &Value, base_dir: &Path) -> Result<Config, Vec<Conf
             base_dir,
             &mut problems,
         );
+        check_header_sources(stagepass, &mut problems);
     }
     match (stagepass, auth) {
         (Some(stagepass), Some(auth)) if problems.is_empty() => Ok(Config { stagepass, auth }),
@@ -88,6 +91,28 @@ pub(super) fn validate(tree: &Value, base_dir: &Path) -> Result<Config, Vec<Conf
             "internal error: rejected without a reason",
         )]),
         _ => Err(problems.into_vec()),
+    }
+}
+
+/// Header options that need something else configured, or that would put
+/// two values into one header.
+fn check_header_sources(stagepass: &StagepassConfig, problems: &mut Problems) {
+    let headers = &stagepass.headers;
+    if stagepass.catalog.is_none() {
+        let needs = "needs the catalog identity: configure sign-in resolvers and stagepass.catalog";
+        if headers.user == UserValue::Entity {
+            problems.add("stagepass.headers.user", format!("entity {needs}"));
+        }
+        if headers.groups == GroupsSource::Catalog {
+            problems.add("stagepass.headers.groups", format!("catalog {needs}"));
+        }
+    }
+    if headers.pass_authorization_header && stagepass.backstage_token_in_authorization() {
+        problems.add(
+            "stagepass.headers.passAuthorizationHeader",
+            "Authorization already carries the Backstage token; set stagepass.backstageToken.enabled \
+             to false or stagepass.backstageToken.header to another header",
+        );
     }
 }
 
@@ -141,6 +166,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         backstage_token_header,
         inject_backstage_token,
         assertion_header,
+        headers: super::headers::headers(&child("headers"), problems),
     })
 }
 

@@ -7,6 +7,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::json;
 
+use super::headers::PersonHeaders;
 use super::injection::{Injection, Injections};
 use super::{Gate, json, now};
 use crate::body::Body;
@@ -72,12 +73,13 @@ impl Backstage {
     pub(super) async fn inject(
         &self,
         session: &Session,
-    ) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        person: &PersonHeaders,
+    ) -> Result<Arc<Injection>, Error> {
         let claims = claims(session);
         let key = claims_key(&claims);
         let now = now();
         if let Some(ready) = self.injections.get(&key, now) {
-            return Ok(ready.headers.clone());
+            return Ok(ready);
         }
         let identity = self.resolver.resolve(&claims).await?;
         let token = self.tokens.token_for(&identity);
@@ -97,15 +99,13 @@ impl Backstage {
             .tokens
             .reuse_deadlines(&token, &assertion)
             .min(now + self.fresh_for);
-        self.injections.store(
-            key,
-            Injection {
-                headers: headers.clone(),
-                valid_until,
-            },
-            now,
-        );
-        Ok(headers)
+        let injection = Arc::new(Injection {
+            headers,
+            person: person.fill_from_identity(&identity),
+            valid_until,
+        });
+        self.injections.store(key, Arc::clone(&injection), now);
+        Ok(injection)
     }
 
     pub(super) fn resolver(&self) -> &IdentityResolver {

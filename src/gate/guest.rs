@@ -118,6 +118,7 @@ Sign in as any user of the catalog:</p><ul>{items}</ul>"
             refresh_token: None,
             id_token: None,
             issued_at: now(),
+            access_token: None,
         };
         self.complete_sign_in(&parts.headers, session, login_cookie, &flow.return_to)
             .await

@@ -14,9 +14,15 @@ use std::time::Duration;
 use http::header::{HeaderName, HeaderValue};
 use moka::sync::Cache;
 
+use super::headers::PersonFields;
+
 /// Ready-made headers for one set of claims, and until when they hold.
 pub(super) struct Injection {
+    /// The Backstage token and the assertion, under their configured names.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Identity headers filled from the catalog (`headers.user: entity`,
+    /// `headers.groups: catalog`).
+    pub person: PersonFields,
     /// Unix seconds: the earliest of the identity's freshness, the token's
     /// reuse deadline and the assertion's.
     pub valid_until: u64,
@@ -49,9 +55,9 @@ impl Injections {
 
     /// Keeps `injection` unless it is already stale at `now` (an identity
     /// cache with `fresh_for: 0` wants every request resolved).
-    pub(super) fn store(&self, key: String, injection: Injection, now: u64) {
+    pub(super) fn store(&self, key: String, injection: Arc<Injection>, now: u64) {
         if injection.valid_until > now {
-            self.entries.insert(key, Arc::new(injection));
+            self.entries.insert(key, injection);
         }
     }
 }

@@ -7,7 +7,9 @@
 
 mod backstage;
 mod form;
+mod forward_auth;
 mod guest;
+mod headers;
 mod injection;
 mod protect;
 mod redirect;
@@ -46,6 +48,8 @@ pub struct Gate {
     routes: AuthRoutes,
     /// Headers stagepass owns and injects, stripped from every client request.
     owned_headers: Vec<HeaderName>,
+    /// The identity headers and what fills them (`stagepass.headers`).
+    person: headers::PersonHeaders,
     /// Most bytes of session cookies written: three quarters of
     /// `maxRequestHeaderBytes`, leaving room for the request's other headers.
     max_session_bytes: usize,
@@ -72,11 +76,16 @@ impl Gate {
             .map_err(|e| format!("stagepass.cookieName: {e}"))?;
         let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
         let backstage = Backstage::build(config, resolvers, &metrics)?;
-        let mut owned_headers = vec![header::AUTHORIZATION];
-        owned_headers.extend([
-            sp.backstage_token_header.clone(),
-            sp.assertion_header.clone(),
-        ]);
+        // The client's Authorization reaches the upstream unless stagepass
+        // puts its own there (an app's API keys, a token Backstage issued).
+        // Every other header stagepass may inject is always stripped.
+        let mut owned_headers = vec![sp.assertion_header.clone()];
+        if sp.backstage_token_header != header::AUTHORIZATION {
+            owned_headers.push(sp.backstage_token_header.clone());
+        }
+        if sp.injects_authorization() {
+            owned_headers.push(header::AUTHORIZATION);
+        }
         Ok(Gate {
             forwarder: Forwarder::new(sp, metrics),
             sign_in,
@@ -90,6 +99,7 @@ impl Gate {
                 sp.allowed_redirect_origins.clone(),
             ),
             owned_headers,
+            person: headers::PersonHeaders::new(sp.headers.clone()),
             max_session_bytes: sp.max_request_header_bytes / 4 * 3,
             forms: form::FormReader::new(sp.timeouts.request_headers),
         })
@@ -107,6 +117,12 @@ impl Gate {
             Route::Callback => self.callback(req).await,
             Route::Logout => self.logout(&req),
             Route::Refresh => self.refresh_endpoint(&req).await,
+            Route::ForwardAuth => self.forward_auth(&req, peer).await,
+            Route::Reserved => Err(client_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is nothing at this address.",
+            )),
             Route::Protected => self.protect(req, peer).await,
         }
     }
@@ -122,6 +138,11 @@ impl Gate {
             SignIn::Oidc(oidc) => oidc.readiness(),
             SignIn::Guest => Ok(()),
         }
+    }
+
+    /// Whether sessions keep the IdP's access token (only to pass it on).
+    fn keep_access_token(&self) -> bool {
+        self.person.passes_access_token()
     }
 
     fn jar(&self) -> SessionJar<'_> {

@@ -1,13 +1,16 @@
 //! The protected path, in named phases: session → refresh → identity →
 //! proxy. A request without a live session never reaches the upstream.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::headers::{PersonField, PersonFields};
+use super::injection::Injection;
 use super::routes::is_navigation;
 use super::{Gate, SignIn, client_error, now};
 use crate::body::Body;
@@ -35,10 +38,42 @@ impl Live {
     }
 }
 
-/// A request that may pass: what to inject, and the cookies to send back.
+/// A request that may pass: who it is, what carries them, and the cookies
+/// to send back.
 pub(super) struct Admitted {
-    pub inject: Injected,
+    /// Identity headers filled from the session.
+    pub person: PersonFields,
+    /// The Backstage token, the assertion and the catalog-filled identity
+    /// headers; `None` without a catalog.
+    pub backstage: Option<Arc<Injection>>,
+    /// When the session ends regardless of refreshes.
+    pub session_ends: SystemTime,
     pub set_cookies: Vec<HeaderValue>,
+}
+
+impl Admitted {
+    /// The headers a proxied request carries upstream.
+    pub fn upstream(&self) -> Injected {
+        Injected {
+            headers: self.headers(PersonField::upstream_name),
+            session_ends: Some(self.session_ends),
+        }
+    }
+
+    /// Every header, the identity ones named by `name`.
+    pub fn headers(&self, name: fn(PersonField) -> HeaderName) -> Vec<(HeaderName, HeaderValue)> {
+        let catalog_person = self.backstage.iter().flat_map(|b| &b.person);
+        let mut headers: Vec<_> = self
+            .person
+            .iter()
+            .chain(catalog_person)
+            .map(|(field, value)| (name(*field), value.clone()))
+            .collect();
+        if let Some(backstage) = &self.backstage {
+            headers.extend(backstage.headers.iter().cloned());
+        }
+        headers
+    }
 }
 
 /// Why a request may not pass.
@@ -56,20 +91,17 @@ impl Gate {
         req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        let Admitted {
-            inject,
-            set_cookies,
-        } = match self.admit(req.headers()).await {
+        let admitted = match self.admit(req.headers()).await {
             Ok(admitted) => admitted,
             Err(Refused::SignInRequired(clear)) => return self.sign_in_required(&req, clear),
             Err(Refused::Failed(err)) => return Err(err),
         };
         let mut response = self
             .forwarder
-            .forward(req, peer, &self.owned_headers, inject)
+            .forward(req, peer, &self.owned_headers, admitted.upstream())
             .await
-            .map_err(|err| with_cookies(err, &set_cookies))?;
-        for cookie in set_cookies {
+            .map_err(|err| with_cookies(err, &admitted.set_cookies))?;
+        for cookie in admitted.set_cookies {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
         Ok(response)
@@ -91,7 +123,7 @@ impl Gate {
             Err(Refused::Failed(err)) => return Err(err),
         };
         self.forwarder
-            .prepare_head(parts, peer, &self.owned_headers, admitted.inject)
+            .prepare_head(parts, peer, &self.owned_headers, admitted.upstream())
     }
 
     /// Phases 1 to 4 for one request head: a live session (refreshed when
@@ -101,16 +133,18 @@ impl Gate {
             .live_session(headers)
             .await
             .map_err(Refused::SignInRequired)?;
-        let mut inject = identity_headers(&live.session);
-        if let Some(backstage) = &self.backstage {
+        let backstage = match &self.backstage {
             // A person the catalog no longer knows is refused.
-            match backstage.inject(&live.session).await {
-                Ok(headers) => inject.headers.extend(headers),
+            Some(backstage) => match backstage.inject(&live.session, &self.person).await {
+                Ok(injection) => Some(injection),
                 Err(err) => return Err(Refused::Failed(with_cookies(err, &live.set_cookies))),
-            }
-        }
+            },
+            None => None,
+        };
         Ok(Admitted {
-            inject,
+            person: self.person.fill_from_session(&live.session),
+            backstage,
+            session_ends: UNIX_EPOCH + Duration::from_secs(live.session.expires_at),
             set_cookies: live.set_cookies,
         })
     }
@@ -156,6 +190,7 @@ impl Gate {
                     refresh_token: renewed.refresh_token.or(session.refresh_token),
                     id_token: renewed.id_token.or(session.id_token),
                     issued_at: now(),
+                    access_token: self.keep_access_token().then_some(renewed.access_token),
                     ..session
                 };
                 let set_cookies = match self.session_cookies(headers, &session) {
@@ -245,30 +280,4 @@ fn refresh_due(session: &Session) -> bool {
     session
         .access_token_expires_at
         .is_some_and(|expires| expires <= now() + REFRESH_MARGIN_SECS)
-}
-
-/// Phase 3 (identity, minimal form): the signed-in person as headers the
-/// upstream can read. Stripped from the client's request before injection.
-fn identity_headers(session: &Session) -> Injected {
-    let mut headers = Vec::new();
-    let mut add = |name: &'static str, value: Option<&str>| {
-        if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-            headers.push((HeaderName::from_static(name), value));
-        }
-    };
-    add("x-forwarded-user", Some(&session.subject));
-    add("x-forwarded-email", session.email.as_deref());
-    add(
-        "x-forwarded-preferred-username",
-        session.preferred_username.as_deref(),
-    );
-    let groups = session.groups.join(",");
-    add(
-        "x-forwarded-groups",
-        (!groups.is_empty()).then_some(groups.as_str()),
-    );
-    Injected {
-        headers,
-        session_ends: Some(UNIX_EPOCH + Duration::from_secs(session.expires_at)),
-    }
 }

@@ -15,6 +15,10 @@ pub enum Route {
     Logout,
     /// `GET /api/auth/<id>/refresh`: the session as Backstage's frontend reads it.
     Refresh,
+    /// `/.stagepass/auth`: the forward-auth decision for nginx, Caddy, Traefik.
+    ForwardAuth,
+    /// Any other path under `/.stagepass/`: reserved, answered 404.
+    Reserved,
     /// Everything else: needs a session, then goes to the upstream.
     Protected,
 }
@@ -22,6 +26,10 @@ pub enum Route {
 /// Public; not under `/api/auth/` so it never shadows Backstage's own
 /// `/api/auth/.well-known/jwks.json` in front of a Backstage backend.
 pub const JWKS_PATH: &str = "/.well-known/stagepass/jwks.json";
+
+/// Paths under this prefix are stagepass's and never reach the upstream, so
+/// a proxy in front can route the whole prefix to stagepass.
+pub const RESERVED_PREFIX: &str = "/.stagepass/";
 
 pub struct AuthRoutes {
     prefix: String,
@@ -42,6 +50,14 @@ impl AuthRoutes {
         }
         if path == self.callback_path {
             return Route::Callback;
+        }
+        if let Some(own) = path.strip_prefix(RESERVED_PREFIX) {
+            return match own {
+                "auth" => Route::ForwardAuth,
+                "start" => Route::Start,
+                "logout" => Route::Logout,
+                _ => Route::Reserved,
+            };
         }
         match path.strip_prefix(&self.prefix) {
             Some("start") => Route::Start,

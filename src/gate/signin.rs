@@ -13,9 +13,11 @@ use crate::oidc::{PendingLogin, SignedIn};
 use crate::session::{LoginFlow, Session};
 
 impl Gate {
-    /// `GET /api/auth/<id>/start?redirectUrl=...`
+    /// `GET /api/auth/<id>/start?redirectUrl=...`, or `/.stagepass/start?rd=...`
+    /// (oauth2-proxy's name, which forward-auth configurations use).
     pub(super) async fn start<B>(&self, req: &Request<B>) -> Result<Response<Body>, Error> {
-        let wanted = query_param(req.uri().query(), "redirectUrl");
+        let query = req.uri().query();
+        let wanted = query_param(query, "redirectUrl").or_else(|| query_param(query, "rd"));
         let return_to = self.redirects.resolve(wanted.as_deref());
         match &self.sign_in {
             SignIn::Guest => self.guest_page(req.headers(), return_to.as_str()).await,
@@ -167,6 +169,7 @@ impl Gate {
             refresh_token: signed_in.refresh_token,
             id_token: signed_in.id_token,
             issued_at: now,
+            access_token: self.keep_access_token().then_some(signed_in.access_token),
         })
     }
 

@@ -15,6 +15,7 @@ pub struct SignedIn {
     pub preferred_username: Option<String>,
     pub groups: Vec<String>,
     pub id_token: Option<String>,
+    pub access_token: String,
     /// The newest refresh token (a rotated one, or the one just used).
     pub refresh_token: Option<String>,
     /// Unix seconds when the access token expires, if the IdP said.
@@ -39,6 +40,7 @@ impl SignedIn {
             preferred_username: text("preferred_username"),
             groups: groups(&claims),
             id_token: id_token.map(|t| t.to_string()),
+            access_token: tokens.access_token().secret().clone(),
             refresh_token: tokens
                 .refresh_token()
                 .map(|t| t.secret().clone())

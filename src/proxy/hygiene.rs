@@ -26,20 +26,49 @@ const HOP_BY_HOP: [&str; 10] = [
     "http2-settings",
 ];
 
-/// Identity headers stagepass may inject (or that peers such as oauth2-proxy
-/// inject and apps behind trust). A client must never be able to set them.
-const IDENTITY_HEADERS: [&str; 6] = [
+/// Identity headers stagepass may inject, or that other authenticating
+/// proxies inject and the apps behind them trust. A client must never be able
+/// to set them: an app moved from behind one of those proxies to behind
+/// stagepass may still read them.
+const IDENTITY_HEADERS: [&str; 21] = [
+    // oauth2-proxy's upstream headers, which stagepass sends too.
     "x-forwarded-user",
     "x-forwarded-email",
     "x-forwarded-groups",
     "x-forwarded-preferred-username",
     "x-forwarded-access-token",
     "x-oauth2-proxy-id-token",
+    // Authelia, Authentik and Apache-style remote users.
+    "remote-user",
+    "remote-groups",
+    "remote-name",
+    "remote-email",
+    "x-remote-user",
+    // Grafana's auth-proxy default.
+    "x-webauth-user",
+    // Google IAP, Cloudflare Access, AWS ALB, Pomerium.
+    "x-goog-authenticated-user-email",
+    "x-goog-authenticated-user-id",
+    "x-goog-iap-jwt-assertion",
+    "cf-access-authenticated-user-email",
+    "cf-access-jwt-assertion",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-accesstoken",
+    "x-pomerium-jwt-assertion",
 ];
 
 /// Prefixes of identity header families: `X-Auth-Request-*` (oauth2-proxy,
-/// nginx auth_request) and stagepass's own `X-Stagepass-*` assertion headers.
-const IDENTITY_PREFIXES: [&str; 2] = ["x-auth-request-", "x-stagepass-"];
+/// nginx auth_request), stagepass's own `X-Stagepass-*` assertion headers,
+/// Azure App Service EasyAuth (`X-MS-CLIENT-PRINCIPAL`, `-NAME`, `-ID`,
+/// `-IDP`; `X-MS-TOKEN-AAD-ID-TOKEN`, ...) and Pomerium's claim headers.
+const IDENTITY_PREFIXES: [&str; 5] = [
+    "x-auth-request-",
+    "x-stagepass-",
+    "x-ms-client-principal",
+    "x-ms-token-aad-",
+    "x-pomerium-claim-",
+];
 
 /// Forwarding headers that only a trusted proxy may set.
 const FORWARDING_HEADERS: [&str; 7] = [
@@ -194,6 +223,21 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
     insert(headers, "x-forwarded-host", fwd_host.or(host));
 }
 
+/// The URL of the request a trusted proxy asks a forward-auth decision for,
+/// from `X-Forwarded-Proto`, `-Host` and `-Uri` (what nginx is configured to
+/// send, and what Caddy and Traefik send). `None` when the peer is not a
+/// trusted proxy, whatever it sent, or when a part is missing.
+pub fn forwarded_request_url(headers: &HeaderMap, peer: Peer) -> Option<String> {
+    if !peer.trusted {
+        return None;
+    }
+    let part = |name| last_value(headers, name).and_then(|v| v.to_str().ok().map(str::to_owned));
+    let uri = headers.get("x-forwarded-uri")?.to_str().ok()?;
+    let (proto, host) = (part("x-forwarded-proto")?, part("x-forwarded-host")?);
+    uri.starts_with('/')
+        .then(|| format!("{proto}://{host}{uri}"))
+}
+
 fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
     let names: Vec<HeaderName> = headers
         .keys()
@@ -269,10 +313,27 @@ mod tests {
             ("x-auth-request-groups", "admins"),
             ("X-Stagepass-Assertion", "forged"),
             ("authorization", "Bearer forged"),
+            ("X-MS-CLIENT-PRINCIPAL", "e30="),
+            ("x_ms_client_principal_name", "mallory"),
+            ("X-MS-TOKEN-AAD-ID-TOKEN", "forged"),
+            ("Remote_User", "admin"),
+            ("cf-access-authenticated-user-email", "ceo@corp"),
+            ("X-Pomerium-Claim-Groups", "admins"),
             ("x-app", "kept"),
         ]);
         strip_identity_headers(&mut h, &[header::AUTHORIZATION]);
         assert_eq!(h.len(), 1, "{h:?}");
+    }
+
+    #[test]
+    fn a_client_authorization_stays_unless_stagepass_owns_it() {
+        let mut h = map(&[
+            ("authorization", "Bearer app-key"),
+            ("x-forwarded-user", "m"),
+        ]);
+        strip_identity_headers(&mut h, &[]);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!(h["authorization"], "Bearer app-key");
     }
 
     #[test]

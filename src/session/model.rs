@@ -43,6 +43,9 @@ pub struct Session {
     /// The raw id token, sent as `id_token_hint` at sign-out.
     #[serde(rename = "idt", default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// The IdP's access token, kept only for `headers.passAccessToken`.
+    #[serde(rename = "at", default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
     /// When the session was issued (or last refreshed).
     #[serde(rename = "iat")]
     pub issued_at: u64,

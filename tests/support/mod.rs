@@ -7,6 +7,7 @@ pub mod backstage;
 pub mod frontend;
 pub mod jwt;
 pub mod op;
+pub mod peers;
 pub mod upstream;
 pub mod world;
 
@@ -68,6 +69,7 @@ pub fn config(upstream: Url) -> Config {
             cookie_name: "stagepass".into(),
             catalog: None,
             backstage_token_header: http::header::AUTHORIZATION,
+            headers: Default::default(),
             inject_backstage_token: true,
             assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },
@@ -227,6 +229,7 @@ pub fn test_session() -> stagepass::session::Session {
         refresh_token: None,
         id_token: None,
         issued_at: now(),
+        access_token: None,
     }
 }
 

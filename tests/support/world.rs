@@ -18,6 +18,11 @@ pub struct WorldOptions {
     pub client_secret_post: bool,
     /// Claim overrides per login for the OP (`null` removes a claim).
     pub accounts: serde_json::Value,
+    /// Where browsers reach stagepass when a proxy sits in front of it
+    /// (forward auth); stagepass's own address when `None`.
+    pub public_url: Option<Url>,
+    /// The callback path registered at the OP.
+    pub callback_path: &'static str,
 }
 
 impl Default for WorldOptions {
@@ -27,6 +32,8 @@ impl Default for WorldOptions {
             access_token_ttl: 3600,
             client_secret_post: false,
             accounts: serde_json::Value::Null,
+            public_url: None,
+            callback_path: "/api/auth/test/handler/frame",
         }
     }
 }
@@ -59,12 +66,13 @@ pub async fn world_on(
     tweak: impl FnOnce(&mut Config),
 ) -> World {
     let up = upstream::start().await;
-    let public_url: Url = format!("http://{}", public.local_addr().unwrap())
+    let own_url: Url = format!("http://{}", public.local_addr().unwrap())
         .parse()
         .unwrap();
+    let public_url = options.public_url.clone().unwrap_or(own_url);
     let mut cfg = config(up.url());
     cfg.stagepass.public_url = public_url.clone();
-    let callback = public_url.join("/api/auth/test/handler/frame").unwrap();
+    let callback = public_url.join(options.callback_path).unwrap();
     let op = op::start(&OpOptions {
         redirect_uri: callback.clone(),
         post_logout_redirect_uri: public_url.join("/").unwrap(),

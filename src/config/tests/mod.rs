@@ -2,6 +2,7 @@
 //! with an injected environment.
 
 mod duration;
+mod headers;
 mod load;
 mod properties;
 mod redact;

@@ -1,0 +1,84 @@
+//! Forward auth: stagepass as the sign-in decision for a proxy that already
+//! fronts the app (nginx `auth_request`, Caddy `forward_auth`, Traefik
+//! `forwardAuth`), as oauth2-proxy's `/oauth2/auth` is.
+//!
+//! The proxy sends each request's head (its cookies) to `/.stagepass/auth`.
+//! A live session gets 200 with the person in `X-Auth-Request-*` headers,
+//! the Backstage token and the assertion, for the proxy to copy upstream,
+//! and any refreshed session cookie for it to pass back to the browser.
+//! Anything else gets 401 without `Location` (nginx turns any other status
+//! into a 500) and with `X-Stagepass-Sign-In: <publicUrl>/.stagepass/start?rd=<url>`,
+//! the URL the proxy sends the browser to.
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+
+use super::headers::PersonField;
+use super::protect::Refused;
+use super::{Gate, client_error};
+use crate::body::Body;
+use crate::error::Error;
+use crate::proxy::{Peer, hygiene};
+
+/// Where to send the browser to sign in, on a 401 answer.
+const SIGN_IN_HEADER: HeaderName = HeaderName::from_static("x-stagepass-sign-in");
+
+impl Gate {
+    /// `/.stagepass/auth`, any method: the answer depends on cookies only.
+    pub(super) async fn forward_auth<B>(
+        &self,
+        req: &Request<B>,
+        peer: Peer,
+    ) -> Result<Response<Body>, Error> {
+        match self.admit(req.headers()).await {
+            Ok(admitted) => {
+                let mut response = Response::new(crate::body::empty());
+                let headers = response.headers_mut();
+                for (name, value) in admitted.headers(PersonField::answer_name) {
+                    headers.append(name, value);
+                }
+                for cookie in admitted.set_cookies {
+                    headers.append(header::SET_COOKIE, cookie);
+                }
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                Ok(response)
+            }
+            Err(Refused::SignInRequired(clear)) => {
+                // Only a trusted proxy may say which page the person was
+                // after; the sign-in link then brings them back to it.
+                let original = hygiene::forwarded_request_url(req.headers(), peer);
+                let target = self.redirects.resolve(original.as_deref());
+                let sign_in = self
+                    .redirects
+                    .root()
+                    .join(&format!("/.stagepass/start?rd={}", encode(target.as_str())))
+                    .map(|u| u.to_string())
+                    .unwrap_or_default();
+                let challenge = format!("Cookie realm=\"stagepass\", sign_in=\"{sign_in}\"");
+                let mut err = client_error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Sign-in required.",
+                )
+                .with_action("Sign in", sign_in.clone());
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    err = err.with_header(header::WWW_AUTHENTICATE, value);
+                }
+                // For the proxy to redirect to: nginx `error_page 401 =302
+                // $sign_in`, Caddy `redir {rp.header.X-Stagepass-Sign-In}`.
+                if let Ok(value) = HeaderValue::from_str(&sign_in) {
+                    err = err.with_header(SIGN_IN_HEADER, value);
+                }
+                for cookie in clear {
+                    err = err.with_header(header::SET_COOKIE, cookie);
+                }
+                Err(err)
+            }
+            Err(Refused::Failed(err)) => Err(err),
+        }
+    }
+}
+
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
