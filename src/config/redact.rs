@@ -34,7 +34,9 @@ pub(super) fn redact(tree: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, value)| {
-                    let shown = if is_secret_key(key) && !value.is_null() {
+                    // A switch such as `passIdToken: true` hides nothing.
+                    let secret = is_secret_key(key) && !value.is_null() && !value.is_boolean();
+                    let shown = if secret {
                         Value::String(MASK.to_string())
                     } else {
                         redact(value)

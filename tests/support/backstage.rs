@@ -67,6 +67,11 @@ pub fn key_files() -> KeyFiles {
 }
 
 pub async fn start(keys: &KeyFiles, permissions: bool) -> Backstage {
+    start_with(keys, permissions, &[]).await
+}
+
+/// As [`start`], with more `backend.js` arguments (`--oauth2-proxy-resolver`).
+pub async fn start_with(keys: &KeyFiles, permissions: bool, extra: &[&str]) -> Backstage {
     super::op::require_installed("tests/support/backstage");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // Backstage cannot listen on port 0; a port just released is free enough.
@@ -85,6 +90,7 @@ pub async fn start(keys: &KeyFiles, permissions: bool) -> Backstage {
         .arg("--private-key")
         .arg(&keys.private)
         .args(["--key-id", KEY_ID])
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -56,6 +56,15 @@ fn redact_masks_secret_values_anywhere_in_the_tree() {
 }
 
 #[test]
+fn switches_named_like_secrets_stay_readable() {
+    let tree = json!({"stagepass": {"headers": {"passIdToken": true, "passAccessToken": false}}, "token": "t"});
+    assert_eq!(
+        redact(&tree),
+        json!({"stagepass": {"headers": {"passIdToken": true, "passAccessToken": false}}, "token": "***"})
+    );
+}
+
+#[test]
 fn redacted_yaml_shows_config_but_no_secrets() {
     let loaded = ok(load_over_with_env(
         "backend:\n  auth:\n    externalAccess: [{options: {token: '${TOKEN}'}}]\n",

@@ -42,6 +42,9 @@ const USAGE = `usage: node backend.js --port PORT [options]
   --token TOKEN          static external-access token (default stagepass-tests-static-token)
   --token-subject SUB    its subject (default stagepass-tests)
   --app-base-url URL     app.baseUrl (default: the backend's baseUrl)
+  --oauth2-proxy-resolver NAME
+                         enable the oauth2Proxy provider with this sign-in resolver
+                         (repeatable, tried in order; e.g. forwardedUserMatchingUserEntityName)
   --config FILE          extra app-config merged over the generated one (repeatable)
   --log-file FILE        write Backstage's logs there instead of stderr
   --ready-timeout SECS   give up (exit 1) if not ready by then (default 120)
@@ -63,6 +66,7 @@ try {
       token: { type: 'string', default: 'stagepass-tests-static-token' },
       'token-subject': { type: 'string', default: 'stagepass-tests' },
       'app-base-url': { type: 'string' },
+      'oauth2-proxy-resolver': { type: 'string', multiple: true, default: [] },
       config: { type: 'string', multiple: true, default: [] },
       'log-file': { type: 'string' },
       'ready-timeout': { type: 'string', default: '120' },
@@ -142,7 +146,11 @@ const config = {
         },
       },
     }),
-    providers: {},
+    // The oauth2Proxy provider has no environment level; Backstage refuses
+    // to start it without resolvers, so it is configured only when asked.
+    providers: args['oauth2-proxy-resolver'].length
+      ? { oauth2Proxy: { signIn: { resolvers: args['oauth2-proxy-resolver'].map(resolver => ({ resolver })) } } }
+      : {},
   },
   permission: { enabled: args.permissions === 'on' },
   catalog: {
@@ -265,6 +273,8 @@ async function main() {
   for (const extra of extraConfigs) argv.push('--config', extra);
   backend.add(rootConfigServiceFactory({ argv }));
   backend.add(require('@backstage/plugin-auth-backend').default);
+  // Unconfigured, it registers nothing: /api/auth/oauth2Proxy/* is then 404.
+  backend.add(require('@backstage/plugin-auth-backend-module-oauth2-proxy-provider').default);
   backend.add(require('@backstage/plugin-catalog-backend').default);
   backend.add(require('@backstage/plugin-permission-backend').default);
   backend.add(require('@backstage/plugin-permission-backend-module-allow-all-policy').default);
