@@ -50,8 +50,18 @@ pub struct ErrorParts {
     pub detail: String,
     /// Extra response headers, e.g. `WWW-Authenticate` or cookie deletions.
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// A link offered on the HTML page: (label, href), e.g. "Try again".
-    pub action: Option<(String, String)>,
+    /// What the person can do next, offered on the HTML page.
+    pub actions: Vec<NextStep>,
+    /// Where to sign in, when that is the way forward (also in JSON).
+    pub sign_in_url: Option<String>,
+}
+
+/// A way forward from an error page: a link, or a button posting to `href`.
+#[derive(Debug, Clone)]
+pub struct NextStep {
+    pub label: String,
+    pub href: String,
+    pub post: bool,
 }
 
 impl Error {
@@ -68,7 +78,8 @@ impl Error {
             public: public.into(),
             detail: String::new(),
             headers: Vec::new(),
-            action: None,
+            actions: Vec::new(),
+            sign_in_url: None,
         }))
     }
 
@@ -86,9 +97,32 @@ impl Error {
         self
     }
 
+    /// A link to offer; the first one offered is the main button.
     pub fn with_action(mut self, label: impl Into<String>, href: impl Into<String>) -> Self {
-        self.0.action = Some((label.into(), href.into()));
+        self.0.actions.push(NextStep {
+            label: label.into(),
+            href: href.into(),
+            post: false,
+        });
         self
+    }
+
+    /// A button that posts an empty form to `href` (sign-out).
+    pub fn with_post_action(mut self, label: impl Into<String>, href: impl Into<String>) -> Self {
+        self.0.actions.push(NextStep {
+            label: label.into(),
+            href: href.into(),
+            post: true,
+        });
+        self
+    }
+
+    /// Signing in is the way forward: a "Sign in" button on the page and
+    /// `signInUrl` in JSON.
+    pub fn with_sign_in(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        self.0.sign_in_url = Some(url.clone());
+        self.with_action("Sign in", url)
     }
 
     pub fn bad_request(code: &'static str, public: impl Into<String>) -> Self {

@@ -201,6 +201,8 @@ async fn browser_without_session_gets_503_page_while_idp_is_down() {
     let sp = start(config(up.url())).await;
     let req = anonymous("GET", &sp.url("/catalog"))
         .header("accept", "text/html")
+        // As browsers reach it (publicUrl's host), or it is first moved there.
+        .header("host", PUBLIC_HOST)
         .body(Full::default())
         .unwrap();
     let reply = send(&client(), req).await;

@@ -286,6 +286,8 @@ async fn a_discovery_document_naming_another_issuer_is_refused() {
     );
     let page = anonymous("GET", &sp.url("/"))
         .header("accept", "text/html")
+        // As browsers reach it (publicUrl's host), or it is first moved there.
+        .header("host", PUBLIC_HOST)
         .body(Default::default())
         .unwrap();
     assert_eq!(send(&client(), page).await.status, 503);

@@ -106,6 +106,8 @@ pub struct StagepassConfig {
     pub assertion_header: http::HeaderName,
     /// `headers`: which identity headers go upstream and what fills them.
     pub headers: super::HeadersConfig,
+    /// The name on stagepass's pages: Backstage's `app.title`, else "stagepass".
+    pub site_name: String,
 }
 
 impl StagepassConfig {

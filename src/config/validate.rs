@@ -50,6 +50,7 @@ const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 const DEFAULT_COOKIE_NAME: &str = "stagepass";
 const HOST_COOKIE_PREFIX: &str = "__Host-";
 const DEFAULT_ENVIRONMENT: &str = "development";
+const DEFAULT_SITE_NAME: &str = "stagepass";
 
 /// `base_dir` is the folder of the first config file: the default catalog
 /// file lives there.
@@ -83,6 +84,9 @@ pub(super) fn validate(tree: &Value, base_dir: &Path) -> Result<Config, Vec<Conf
             &mut problems,
         );
         check_header_sources(stagepass, &mut problems);
+        if let Ok(title) = Field::root(tree, "app").child("title").text() {
+            stagepass.site_name = title;
+        }
     }
     match (stagepass, auth) {
         (Some(stagepass), Some(auth)) if problems.is_empty() => Ok(Config { stagepass, auth }),
@@ -167,6 +171,8 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         inject_backstage_token,
         assertion_header,
         headers: super::headers::headers(&child("headers"), problems),
+        // Read from `app.title` in `validate`, the section Backstage owns.
+        site_name: DEFAULT_SITE_NAME.to_owned(),
     })
 }
 

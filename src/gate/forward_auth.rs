@@ -60,7 +60,7 @@ impl Gate {
                     "unauthenticated",
                     "Sign-in required.",
                 )
-                .with_action("Sign in", sign_in.clone());
+                .with_sign_in(sign_in.clone());
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     err = err.with_header(header::WWW_AUTHENTICATE, value);
                 }

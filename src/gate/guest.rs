@@ -10,9 +10,10 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::signin::query_param;
-use super::{Gate, client_error, html_response, now};
+use super::{Gate, client_error, now, page_response};
 use crate::body::Body;
 use crate::error::Error;
+use crate::html::Page;
 use crate::html::escape;
 use crate::oidc::PendingLogin;
 use crate::session::Session;
@@ -23,6 +24,7 @@ impl Gate {
         &self,
         headers: &HeaderMap,
         return_to: &str,
+        id: Option<&str>,
     ) -> Result<Response<Body>, Error> {
         let backstage = self
             .backstage
@@ -38,31 +40,35 @@ impl Gate {
         };
         let cookie = self.remember_flow(headers, pending, return_to)?;
         let action = escape(self.routes.callback_path());
-        let mut items = String::new();
+        let mut rows = String::new();
         for user in &users {
             let label = user.display_name.as_deref().unwrap_or(&user.name);
-            let email = user
-                .email
-                .as_deref()
-                .map(|e| format!(" &lt;{}&gt;", escape(e)))
-                .unwrap_or_default();
-            items.push_str(&format!(
-                "<li><form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"state\" value=\"{state}\">\
-<input type=\"hidden\" name=\"user\" value=\"{name}\"><button type=\"submit\">{label}</button>{email} <code>{entity}</code></form></li>",
+            let email = user.email.as_deref().map(escape).unwrap_or_default();
+            rows.push_str(&format!(
+                "<tr><td><form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"state\" value=\"{state}\">\
+<input type=\"hidden\" name=\"user\" value=\"{name}\"><button type=\"submit\" aria-label=\"Sign in as {label}\">{label}</button></form></td>\
+<td>{email}<br><code>{entity}</code></td></tr>",
                 state = escape(&state),
                 name = escape(&user.name),
                 label = escape(label),
                 entity = escape(&user.entity_ref),
             ));
         }
-        if users.is_empty() {
-            items.push_str("<li>The catalog has no User entities.</li>");
-        }
+        let list = match rows.is_empty() {
+            true => "<p>The catalog has no User entities in the default namespace.</p>".to_owned(),
+            false => format!("<table><caption>Catalog users</caption>{rows}</table>"),
+        };
         let body = format!(
-            "<h1>Development sign-in</h1><p>No identity provider is configured (<code>auth.providers.guest</code>). \
-Sign in as any user of the catalog:</p><ul>{items}</ul>"
+            "<p>This site signs people in without an identity provider (<code>auth.providers.guest</code>, \
+for development only): pick who you want to be.</p>{list}"
         );
-        let mut response = html_response("Sign in", &body);
+        let mut response = page_response(&Page {
+            site: &self.site,
+            title: "Development sign-in",
+            body: &body,
+            actions: &[],
+            request_id: id,
+        });
         response.headers_mut().append(header::SET_COOKIE, cookie);
         Ok(response)
     }

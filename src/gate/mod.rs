@@ -54,6 +54,8 @@ pub struct Gate {
     /// `maxRequestHeaderBytes`, leaving room for the request's other headers.
     max_session_bytes: usize,
     forms: form::FormReader,
+    /// The name on stagepass's pages.
+    site: String,
 }
 
 /// How people sign in.
@@ -102,6 +104,7 @@ impl Gate {
             person: headers::PersonHeaders::new(sp.headers.clone()),
             max_session_bytes: sp.max_request_header_bytes / 4 * 3,
             forms: form::FormReader::new(sp.timeouts.request_headers),
+            site: sp.site_name.clone(),
         })
     }
 
@@ -170,16 +173,18 @@ fn redirect(location: &str, set_cookies: Vec<HeaderValue>) -> Result<Response<Bo
     Ok(response)
 }
 
-/// A page of stagepass's own (never cached: it depends on cookies).
-fn html_response(title: &str, body: &str) -> Response<Body> {
-    let mut response = Response::new(crate::body::full(crate::html::page(title, body)));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// A page of stagepass's own, from the one template.
+fn page_response(page: &crate::html::Page<'_>) -> Response<Body> {
+    let mut response = Response::new(crate::body::full(page.render()));
+    crate::html::set_page_headers(response.headers_mut());
     response
+}
+
+/// The request id the server gave this request, for pages to show.
+fn request_id<B>(req: &Request<B>) -> Option<&str> {
+    req.extensions()
+        .get::<crate::proxy::RequestId>()
+        .map(|id| id.as_str())
 }
 
 fn json(

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use super::headers::{PersonField, PersonFields};
 use super::injection::Injection;
 use super::routes::is_navigation;
-use super::{Gate, SignIn, client_error, now};
+use super::{Gate, SignIn, client_error, now, redirect};
 use crate::body::Body;
 use crate::error::Error;
 use crate::proxy::{Injected, Peer};
@@ -93,7 +93,9 @@ impl Gate {
     ) -> Result<Response<Body>, Error> {
         let admitted = match self.admit(req.headers()).await {
             Ok(admitted) => admitted,
-            Err(Refused::SignInRequired(clear)) => return self.sign_in_required(&req, clear),
+            Err(Refused::SignInRequired(clear)) => {
+                return self.sign_in_required(&req, peer, clear);
+            }
             Err(Refused::Failed(err)) => return Err(err),
         };
         let mut response = self
@@ -137,7 +139,11 @@ impl Gate {
             // A person the catalog no longer knows is refused.
             Some(backstage) => match backstage.inject(&live.session, &self.person).await {
                 Ok(injection) => Some(injection),
-                Err(err) => return Err(Refused::Failed(with_cookies(err, &live.set_cookies))),
+                Err(err) => {
+                    // Cleared last: a 403 ends even a just-refreshed session.
+                    let err = with_cookies(err, &live.set_cookies);
+                    return Err(Refused::Failed(self.no_access(err, headers)));
+                }
             },
             None => None,
         };
@@ -225,26 +231,42 @@ impl Gate {
     fn sign_in_required(
         &self,
         req: &Request<Incoming>,
+        peer: Peer,
         clear: Vec<HeaderValue>,
     ) -> Result<Response<Body>, Error> {
         if is_navigation(req.method(), req.headers()) {
             let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
             let return_to = self.redirects.resolve(Some(path_and_query));
-            return self.begin_sign_in(req.headers(), return_to.as_str(), clear);
+            // Reached under another name (127.0.0.1 for localhost, a pod
+            // IP): the session cookie would be set for a host the browser
+            // never sends it to again. Move to the public name first.
+            let jar = self.jar();
+            if !self.reached_by_public_host(req, peer) {
+                if !jar.carries_moved_marker(req.headers()) {
+                    let mut cookies = clear;
+                    cookies.push(jar.moved_marker());
+                    return redirect(return_to.as_str(), cookies);
+                }
+                tracing::warn!(
+                    "requests reach stagepass with a Host that is not publicUrl's; if a proxy in front \
+                     rewrites Host, add it to stagepass.trustedProxies and have it set X-Forwarded-Host"
+                );
+            }
+            return self.begin_sign_in(req.headers(), return_to.as_str(), clear, None);
         }
-        let challenge = format!(
-            "Cookie realm=\"stagepass\", sign_in=\"{}\"",
-            self.redirects
-                .root()
-                .join(&self.routes.start_path())
-                .map(|u| u.to_string())
-                .unwrap_or_default()
-        );
+        let sign_in = self
+            .redirects
+            .root()
+            .join(&self.routes.start_path())
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let challenge = format!("Cookie realm=\"stagepass\", sign_in=\"{sign_in}\"");
         let mut err = client_error(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "Sign-in required.",
         )
+        .with_sign_in(sign_in)
         .with_header(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_str(&challenge)
@@ -254,6 +276,23 @@ impl Gate {
             err = err.with_header(header::SET_COOKIE, cookie);
         }
         Err(err)
+    }
+
+    /// The host the browser used: a trusted proxy's `X-Forwarded-Host`, else
+    /// `Host` (HTTP/1) or the URI's authority (HTTP/2).
+    fn reached_by_public_host<B>(&self, req: &Request<B>, peer: Peer) -> bool {
+        let forwarded = peer
+            .trusted
+            .then(|| crate::proxy::hygiene::last_forwarded_host(req.headers()))
+            .flatten();
+        let host = forwarded
+            .or_else(|| {
+                req.headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok().map(str::to_owned))
+            })
+            .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+        host.is_none_or(|host| self.redirects.is_public_host(&host))
     }
 
     /// Deletions for stagepass cookies the request carried that did not open

@@ -28,6 +28,17 @@ impl RedirectPolicy {
             .unwrap_or_else(|| self.root())
     }
 
+    /// Whether `host` (a `Host` header: name and optional port) is the one
+    /// browsers use for `publicUrl`. Names compare without case; a default
+    /// port may be written or left out.
+    pub fn is_public_host(&self, host: &str) -> bool {
+        let Ok(seen) = Url::parse(&format!("{}://{host}/", self.public_url.scheme())) else {
+            return false;
+        };
+        seen.host() == self.public_url.host()
+            && seen.port_or_known_default() == self.public_url.port_or_known_default()
+    }
+
     pub fn root(&self) -> Url {
         let mut root = self.public_url.clone();
         root.set_path("/");
@@ -67,6 +78,17 @@ mod tests {
             "https://portal.example.com".parse().unwrap(),
             vec![other.origin()],
         )
+    }
+
+    #[test]
+    fn the_public_host_is_recognised_in_the_forms_browsers_send() {
+        let p = policy();
+        assert!(p.is_public_host("portal.example.com"));
+        assert!(p.is_public_host("PORTAL.example.com:443"));
+        assert!(!p.is_public_host("portal.example.com:8443"));
+        assert!(!p.is_public_host("10.0.0.7"));
+        assert!(!p.is_public_host("portal.example.com.evil"));
+        assert!(!p.is_public_host("a/b@portal.example.com"));
     }
 
     #[test]

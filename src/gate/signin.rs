@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 
 use std::sync::Arc;
 
-use super::{Gate, SignIn, client_error, now, redirect};
+use super::{Gate, SignIn, client_error, now, redirect, request_id};
 use crate::body::Body;
 use crate::error::{Error, Source};
 use crate::oidc::{PendingLogin, SignedIn};
@@ -19,9 +19,22 @@ impl Gate {
         let query = req.uri().query();
         let wanted = query_param(query, "redirectUrl").or_else(|| query_param(query, "rd"));
         let return_to = self.redirects.resolve(wanted.as_deref());
+        // "Sign in as someone else": the IdP shows its account picker (or
+        // its login form) even while its session is alive.
+        let prompt = match query_param(query, "prompt").as_deref() {
+            Some("select_account") => Some("select_account"),
+            Some("login") => Some("login"),
+            _ => None,
+        };
         match &self.sign_in {
-            SignIn::Guest => self.guest_page(req.headers(), return_to.as_str()).await,
-            SignIn::Oidc(_) => self.begin_sign_in(req.headers(), return_to.as_str(), Vec::new()),
+            SignIn::Guest => {
+                self.guest_page(req.headers(), return_to.as_str(), request_id(req))
+                    .await
+            }
+            SignIn::Oidc(_) => {
+                let clear = Vec::new();
+                self.begin_sign_in(req.headers(), return_to.as_str(), clear, prompt)
+            }
         }
     }
 
@@ -32,6 +45,7 @@ impl Gate {
         headers: &http::HeaderMap,
         return_to: &str,
         mut set_cookies: Vec<HeaderValue>,
+        prompt: Option<&str>,
     ) -> Result<Response<Body>, Error> {
         let oidc = match &self.sign_in {
             SignIn::Oidc(oidc) => oidc,
@@ -44,7 +58,7 @@ impl Gate {
                 return redirect(&start, set_cookies);
             }
         };
-        let (authorize_url, pending) = oidc.begin()?;
+        let (authorize_url, pending) = oidc.begin(prompt)?;
         let cookie = self.remember_flow(headers, pending, return_to)?;
         set_cookies.push(cookie);
         redirect(authorize_url.as_str(), set_cookies)
@@ -138,10 +152,10 @@ impl Gate {
         return_to: &str,
     ) -> Result<Response<Body>, Error> {
         if let Some(backstage) = &self.backstage {
-            let identity = backstage
-                .identify(&session)
-                .await
-                .map_err(|e| e.with_header(http::header::SET_COOKIE, login_cookie.clone()))?;
+            let identity = backstage.identify(&session).await.map_err(|e| {
+                self.no_access(e, headers)
+                    .with_header(http::header::SET_COOKIE, login_cookie.clone())
+            })?;
             tracing::info!(subject = %session.subject, user = %identity.user_entity_ref, "signed in");
         } else {
             tracing::info!(subject = %session.subject, "signed in");
@@ -150,6 +164,23 @@ impl Gate {
         cookies.push(login_cookie);
         let target = self.redirects.resolve(Some(return_to));
         redirect(target.as_str(), cookies)
+    }
+
+    /// A 403 (the catalog does not know the person) is a dead end unless it
+    /// offers a way out: the session goes, and the page offers signing in as
+    /// someone else (the IdP shows its account picker even while its own
+    /// session lives) or signing out of the IdP too.
+    pub(super) fn no_access(&self, err: Error, headers: &http::HeaderMap) -> Error {
+        if err.status != StatusCode::FORBIDDEN {
+            return err;
+        }
+        let mut err = err;
+        for cookie in self.jar().clear_session(headers) {
+            err = err.with_header(http::header::SET_COOKIE, cookie);
+        }
+        let other = format!("{}?prompt=select_account", self.routes.start_path());
+        err.with_action("Sign in as someone else", other)
+            .with_action("Sign out", self.routes.logout_path())
     }
 
     fn new_session(&self, signed_in: SignedIn) -> Result<Session, Error> {

@@ -1,13 +1,14 @@
 //! Sign-out and the session endpoint Backstage's frontend polls.
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-use super::{Gate, SignIn, client_error, html_response, json, redirect};
+use super::{Gate, SignIn, client_error, json, page_response, redirect, request_id};
 use crate::body::Body;
 use crate::error::Error;
 use crate::html::escape;
+use crate::html::{Action, Page};
 
 impl Gate {
     /// `/api/auth/<id>/logout`.
@@ -36,7 +37,7 @@ impl Gate {
                 "Sign-out requests must come from this site or carry an X-Requested-With header.",
             )),
             Method::GET if navigated_from_here(headers) => self.browser_sign_out(headers),
-            Method::GET => Ok(self.confirm_sign_out_page()),
+            Method::GET => Ok(self.confirm_sign_out_page(request_id(req))),
             _ => Err(client_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -69,24 +70,31 @@ impl Gate {
                 .is_some_and(|o| o.as_bytes() == origin.as_bytes())
     }
 
-    fn confirm_sign_out_page(&self) -> Response<Body> {
+    fn confirm_sign_out_page(&self, id: Option<&str>) -> Response<Body> {
         let body = format!(
-            "<h1>Sign out?</h1><p>A page on another site asked to sign you out of <code>{site}</code>.</p>\
-<form method=\"post\" action=\"{action}\"><button type=\"submit\">Sign out</button></form>\
-<p><a href=\"{home}\">Stay signed in</a></p>",
+            "<p>A page on another site asked to sign you out of <code>{site}</code>. \
+Sign out only if you meant to.</p>",
             site = escape(&self.redirects.root().origin().ascii_serialization()),
-            action = escape(&self.routes.logout_path()),
-            home = escape(self.redirects.root().as_str()),
         );
-        let mut response = html_response("Sign out?", &body);
-        let headers = response.headers_mut();
-        // The button must not be clickable inside another site's frame.
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'none'"),
-        );
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        response
+        let logout = self.routes.logout_path();
+        let home = self.redirects.root();
+        page_response(&Page {
+            site: &self.site,
+            title: "Sign out?",
+            body: &body,
+            actions: &[
+                Action::Post {
+                    label: "Sign out",
+                    action: &logout,
+                    fields: &[],
+                },
+                Action::Link {
+                    label: "Stay signed in",
+                    href: home.as_str(),
+                },
+            ],
+            request_id: id,
+        })
     }
 
     /// `GET /api/auth/<id>/refresh`: the signed-in profile, or 401.

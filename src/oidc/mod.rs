@@ -81,7 +81,9 @@ impl OidcProvider {
     }
 
     /// The authorization URL to send the browser to, and what to remember.
-    pub fn begin(&self) -> Result<(Url, PendingLogin), Error> {
+    /// The authorization URL for a new sign-in. `prompt` (`select_account`
+    /// for "sign in as someone else") overrides the configured one.
+    pub fn begin(&self, prompt: Option<&str>) -> Result<(Url, PendingLogin), Error> {
         let found = self.discovered()?;
         let client = self.client(&found);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -97,8 +99,8 @@ impl OidcProvider {
                 request = request.add_scope(Scope::new(scope.clone()));
             }
         }
-        if let Some(prompt) = &self.config.prompt {
-            request = request.add_extra_param("prompt", prompt.clone());
+        if let Some(prompt) = prompt.or(self.config.prompt.as_deref()) {
+            request = request.add_extra_param("prompt", prompt.to_owned());
         }
         let (url, state, nonce) = request.url();
         let pending = PendingLogin {

@@ -238,6 +238,12 @@ pub fn forwarded_request_url(headers: &HeaderMap, peer: Peer) -> Option<String> 
         .then(|| format!("{proto}://{host}{uri}"))
 }
 
+/// The last `X-Forwarded-Host` value (the one the nearest proxy set), as
+/// text; call only for a trusted peer.
+pub fn last_forwarded_host(headers: &HeaderMap) -> Option<String> {
+    last_value(headers, "x-forwarded-host").and_then(|v| v.to_str().ok().map(str::to_owned))
+}
+
 fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
     let names: Vec<HeaderName> = headers
         .keys()

@@ -7,6 +7,7 @@
 pub mod hygiene;
 #[cfg(test)]
 mod properties;
+pub mod request_id;
 mod upgrade;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::error::{Error, Source};
 use crate::http_client::{self, PooledClient, error_chain};
 use crate::metrics::Metrics;
 pub use hygiene::Peer;
+pub use request_id::RequestId;
 
 /// Forwards requests to the one configured upstream.
 pub struct Forwarder {
@@ -115,6 +117,11 @@ impl Forwarder {
         hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));
         // The client sets Host from the URI: the upstream sees its own name.
         headers.remove(header::HOST);
+        // One id per request, the same in stagepass's logs and the app's.
+        match parts.extensions.get::<RequestId>() {
+            Some(id) => headers.insert(request_id::HEADER, id.header_value()),
+            None => headers.remove(request_id::HEADER),
+        };
         for (name, value) in inject.headers {
             headers.insert(name, value);
         }

@@ -11,9 +11,24 @@ use super::respond;
 use crate::body::Body;
 use crate::error::{Error, Source};
 use crate::metrics::RouteClass;
-use crate::proxy::Peer;
+use crate::proxy::{Peer, RequestId, request_id};
+use tracing::Instrument;
 
-pub async fn handle(app: &App, req: Request<Incoming>, peer: Peer) -> Response<Body> {
+pub async fn handle(app: &App, mut req: Request<Incoming>, peer: Peer) -> Response<Body> {
+    let id = RequestId::for_request(req.headers(), peer);
+    req.extensions_mut().insert(id.clone());
+    // Every line logged while serving the request carries its id.
+    let span = tracing::info_span!("request", id = id.as_str());
+    let mut response = serve(app, req, peer, &id).instrument(span).await;
+    if !response.headers().contains_key(request_id::HEADER) {
+        response
+            .headers_mut()
+            .insert(request_id::HEADER, id.header_value());
+    }
+    response
+}
+
+async fn serve(app: &App, req: Request<Incoming>, peer: Peer, id: &RequestId) -> Response<Body> {
     let started = Instant::now();
     let html = respond::wants_html(req.headers());
     let method = req.method().clone();
@@ -27,7 +42,10 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: Peer) -> Response<B
     let (route, response) = match result {
         Ok(response) if auth_route => (RouteClass::Auth, response),
         Ok(response) => (RouteClass::Proxy, response),
-        Err(err) => (route_of(&err), respond::error_response(&err, html)),
+        Err(err) => (
+            route_of(&err),
+            respond::error_response(&err, html, id, &app.config.stagepass.site_name),
+        ),
     };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();

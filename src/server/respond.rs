@@ -6,7 +6,8 @@ use http::{Response, StatusCode};
 
 use crate::body::{self, Body};
 use crate::error::{Error, Source};
-use crate::html::{self, escape};
+use crate::html::{self, Action, Page, escape};
+use crate::proxy::RequestId;
 
 /// Whether the client is a browser that wants a page rather than JSON.
 pub fn wants_html(headers: &HeaderMap) -> bool {
@@ -17,18 +18,25 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .any(|v| v.contains("text/html"))
 }
 
-pub fn error_response(err: &Error, html: bool) -> Response<Body> {
+pub fn error_response(err: &Error, html: bool, id: &RequestId, site: &str) -> Response<Body> {
     log(err);
-    let (content_type, text) = if html {
-        ("text/html; charset=utf-8", html_page(err))
+    let text = if html {
+        html_page(err, id, site)
     } else {
-        ("application/json", json_body(err))
+        json_body(err)
     };
     let mut response = Response::new(body::full(text));
     *response.status_mut() = err.status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if html {
+        html::set_page_headers(headers);
+    } else {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     for (name, value) in &err.headers {
         headers.append(name.clone(), value.clone());
     }
@@ -53,6 +61,11 @@ fn log(err: &Error) {
     let source = err.source.as_str();
     let status = err.status.as_u16();
     match err.source {
+        // Not signed in yet is the normal first visit (and every favicon
+        // fetched before sign-in): not news at the default level.
+        Source::Client if err.status == StatusCode::UNAUTHORIZED => {
+            tracing::debug!(source, status, code = err.code, "sign-in required")
+        }
         Source::Client => {
             tracing::info!(source, status, code = err.code, detail = %err.detail, "request refused")
         }
@@ -66,28 +79,63 @@ fn log(err: &Error) {
 }
 
 fn json_body(err: &Error) -> String {
-    serde_json::json!({
+    let mut body = serde_json::json!({
         "error": { "name": err.code, "message": err.public },
         "response": { "statusCode": err.status.as_u16() },
-    })
-    .to_string()
+    });
+    if let Some(url) = &err.sign_in_url {
+        body["signInUrl"] = url.as_str().into();
+    }
+    body.to_string()
 }
 
-fn html_page(err: &Error) -> String {
-    let title = err.status.canonical_reason().unwrap_or("Error");
-    let action = match &err.action {
-        Some((label, href)) => format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(label)),
-        None => String::new(),
-    };
+fn html_page(err: &Error, id: &RequestId, site: &str) -> String {
+    let title = title(err);
+    let actions: Vec<Action<'_>> = err
+        .actions
+        .iter()
+        .map(|step| match step.post {
+            true => Action::Post {
+                label: &step.label,
+                action: &step.href,
+                fields: &[],
+            },
+            false => Action::Link {
+                label: &step.label,
+                href: &step.href,
+            },
+        })
+        .collect();
     let body = format!(
-        "<h1>{title}</h1><p>{message}</p>{action}\
-<p><small>Error <code>{name}</code> (HTTP {code}) from stagepass.</small></p>",
-        title = escape(title),
+        "<p>{message}</p><p><small>HTTP {code} · <code>{name}</code></small></p>",
         message = escape(&err.public),
         name = escape(err.code),
         code = err.status.as_u16(),
     );
-    html::page(&format!("{} {title}", err.status.as_u16()), &body)
+    Page {
+        site,
+        title,
+        body: &body,
+        actions: &actions,
+        request_id: Some(id.as_str()),
+    }
+    .render()
+}
+
+/// A heading a person understands, by whose fault it is.
+fn title(err: &Error) -> &'static str {
+    match (err.source, err.status.as_u16()) {
+        (_, 401) => "Sign-in required",
+        (_, 403) => "No access",
+        (_, 404) => "Not found",
+        (Source::Client, 431) => "Too much data in this request",
+        (Source::Client, _) => "This request cannot be served",
+        (Source::Upstream, 504) => "The application is not answering",
+        (Source::Upstream, _) => "The application is unavailable",
+        (Source::Idp, _) => "Sign-in is unavailable",
+        (Source::Catalog, _) => "The user directory is unavailable",
+        (Source::Internal, _) => "Something went wrong",
+    }
 }
 
 #[cfg(test)]
@@ -97,7 +145,15 @@ mod tests {
     #[test]
     fn html_escapes_and_json_has_backstage_shape() {
         let err = Error::bad_request("bad", "<script>x</script>");
-        let page = html_page(&err);
+        let id = RequestId::for_request(
+            &HeaderMap::new(),
+            crate::proxy::Peer {
+                ip: [127, 0, 0, 1].into(),
+                tls: false,
+                trusted: false,
+            },
+        );
+        let page = html_page(&err, &id, "stagepass");
         assert!(page.contains("&lt;script&gt;"));
         assert!(!page.contains("<script>"));
         let json: serde_json::Value = serde_json::from_str(&json_body(&err)).unwrap();

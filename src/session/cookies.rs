@@ -71,6 +71,10 @@ impl CookieSettings {
         format!("{}_{LOGIN_SUFFIX}", self.prefix)
     }
 
+    pub(crate) fn moved_name(&self) -> String {
+        format!("{}_moved", self.prefix)
+    }
+
     pub(crate) fn chunk_name(&self, index: usize) -> String {
         format!("{}_{index}", self.prefix)
     }

@@ -15,6 +15,9 @@ use http::{HeaderMap, HeaderValue};
 use super::cookies::OwnCookies;
 use super::model::{self, SESSION_FORMAT_VERSION, Session};
 use super::seal::Purpose;
+
+/// How long a browser moved to the public host name is remembered.
+const MOVED_MARKER_SECS: u64 = 60;
 use super::{CHUNK_LEN, CookieTooLarge, MAX_CHUNKS, MAX_SESSION_LEN, SessionJar};
 
 impl SessionJar<'_> {
@@ -82,6 +85,20 @@ impl SessionJar<'_> {
         // After `<prefix>`, before the chunks.
         out.insert(1, self.settings.delete_cookie(&self.settings.login_name()));
         out
+    }
+
+    /// Marks, for a minute, a browser just sent from another host name to
+    /// the public one. Seen again under the other name, the browser is
+    /// already where it was sent and a proxy in between rewrites `Host`:
+    /// sending it once more would loop.
+    pub fn moved_marker(&self) -> HeaderValue {
+        self.settings
+            .set_cookie(&self.settings.moved_name(), "1", MOVED_MARKER_SECS)
+    }
+
+    pub fn carries_moved_marker(&self, headers_in: &HeaderMap) -> bool {
+        let name = self.settings.moved_name();
+        super::cookies::request_cookies(headers_in).any(|(n, _)| n == name)
     }
 
     /// Whether the request carries a session cookie, valid or not.

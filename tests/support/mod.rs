@@ -32,8 +32,11 @@ use url::Url;
 pub const SESSION_SECRET: &str = "test-session-secret-that-is-long-enough-0123456789";
 
 /// A config that points at `upstream`, with every default a user would get.
+/// `publicUrl`'s host in [`config`]; stagepass itself listens elsewhere.
+pub const PUBLIC_HOST: &str = "127.0.0.1:7000";
+
 pub fn config(upstream: Url) -> Config {
-    let public_url: Url = "http://127.0.0.1:7000".parse().unwrap();
+    let public_url: Url = format!("http://{PUBLIC_HOST}").parse().unwrap();
     let provider = ProviderConfig {
         metadata_url: "http://127.0.0.2:1/.well-known/openid-configuration"
             .parse()
@@ -70,6 +73,7 @@ pub fn config(upstream: Url) -> Config {
             catalog: None,
             backstage_token_header: http::header::AUTHORIZATION,
             headers: Default::default(),
+            site_name: "stagepass".into(),
             inject_backstage_token: true,
             assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },

@@ -1,0 +1,97 @@
+//! Request ids: one per request, taken from a trusted proxy's `X-Request-Id`
+//! or made here. It goes upstream, into every log line of the request, onto
+//! stagepass's own pages and into every response, so a person can quote it
+//! and an operator can find the lines.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::Peer;
+
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest id taken from a proxy; longer ones are replaced.
+const MAX_LEN: usize = 128;
+
+#[derive(Debug, Clone)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The trusted proxy's id when it sent a usable one, else a new one. A
+    /// client's own id is never taken: it could be made to collide with
+    /// someone else's in the logs.
+    pub fn for_request(headers: &HeaderMap, peer: Peer) -> Self {
+        let forwarded = peer
+            .trusted
+            .then(|| headers.get(HEADER))
+            .flatten()
+            .filter(|value| usable(value.as_bytes()));
+        match forwarded {
+            Some(value) => RequestId(value.clone()),
+            None => RequestId(generate()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only visible ASCII gets in (see `usable` and `generate`).
+        self.0.to_str().unwrap_or_default()
+    }
+
+    pub fn header_value(&self) -> HeaderValue {
+        self.0.clone()
+    }
+}
+
+fn usable(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_LEN && id.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// A random per-process prefix and a counter: unique across replicas and
+/// restarts in practice, and no system call per request.
+fn generate() -> HeaderValue {
+    static PREFIX: LazyLock<u32> = LazyLock::new(rand::random);
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("{:08x}{n:08x}", *PREFIX)).expect("hex is a header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(trusted: bool) -> Peer {
+        Peer {
+            ip: "10.0.0.1".parse().unwrap(),
+            tls: false,
+            trusted,
+        }
+    }
+
+    #[test]
+    fn ids_are_made_unique_and_a_clients_own_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER, HeaderValue::from_static("chosen-by-client"));
+        let a = RequestId::for_request(&headers, peer(false));
+        let b = RequestId::for_request(&headers, peer(false));
+        assert_ne!(a.as_str(), "chosen-by-client");
+        assert_ne!(a.as_str(), b.as_str());
+        assert_eq!(a.as_str().len(), 16);
+    }
+
+    #[test]
+    fn a_trusted_proxys_id_is_kept_when_usable() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER, HeaderValue::from_static("edge-7f3a"));
+        assert_eq!(
+            RequestId::for_request(&headers, peer(true)).as_str(),
+            "edge-7f3a"
+        );
+        headers.insert(HEADER, HeaderValue::from_static("has space"));
+        assert_ne!(
+            RequestId::for_request(&headers, peer(true)).as_str(),
+            "has space"
+        );
+    }
+}

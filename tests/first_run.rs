@@ -1,0 +1,152 @@
+//! What a person meets on the way in: the public host name, pages with a way
+//! forward, request ids to quote, and answers API clients can act on.
+
+mod support;
+
+use bytes::Bytes;
+use stagepass::config::{CatalogConfig, CatalogSource};
+use support::agent::{Agent, location};
+use support::world::{OP_HOST, SP_HOST, WorldOptions, world_on, world_with};
+use support::*;
+use tokio::net::TcpListener;
+use url::Url;
+
+const CATALOG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/backstage/catalog.yaml"
+);
+
+#[tokio::test]
+async fn a_browser_on_another_host_name_is_moved_to_the_public_one_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let public: Url = format!("http://localhost:{port}").parse().unwrap();
+    let options = WorldOptions {
+        public_url: Some(public.clone()),
+        ..WorldOptions::default()
+    };
+    let _w = world_on(listener, options, |_| {}).await;
+    let mut agent = Agent::new();
+    let by_ip: Url = format!("http://127.0.0.1:{port}/docs?x=1").parse().unwrap();
+    let moved = agent.get(&by_ip).await;
+    assert_eq!(moved.status, 302);
+    assert_eq!(
+        location(&by_ip, &moved.headers),
+        Some(public.join("/docs?x=1").unwrap())
+    );
+    // Under the public name, the sign-in starts.
+    let at_public = agent.get(&public.join("/docs?x=1").unwrap()).await;
+    let to_idp = location(&public, &at_public.headers).unwrap();
+    assert_eq!(to_idp.host_str(), Some(OP_HOST));
+    // Back under the IP within the minute (a proxy rewriting Host looks the
+    // same): no second move, so never a loop.
+    let again = agent.get(&by_ip).await;
+    assert_eq!(
+        location(&by_ip, &again.headers).unwrap().host_str(),
+        Some(OP_HOST)
+    );
+    // API clients are never moved: they get their 401.
+    let api = agent
+        .request(
+            "GET",
+            &by_ip,
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(api.status, 401);
+}
+
+#[tokio::test]
+async fn an_api_client_gets_the_sign_in_url_in_the_body_and_a_request_id() {
+    let w = support::world::world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let reply = agent
+        .request(
+            "GET",
+            &w.url("/api/x"),
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+    let body = reply.json();
+    assert_eq!(body["signInUrl"], w.url("/api/auth/test/start").as_str());
+    assert_eq!(body["error"]["name"], "unauthenticated");
+    assert!(reply.headers.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn the_request_id_reaches_the_app_and_a_forged_one_does_not() {
+    let w = support::world::world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let reply = agent
+        .request(
+            "GET",
+            &w.url("/x"),
+            &[("x-request-id", "forged-id")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let seen = w.up.controls.last();
+    let sent = seen.header("x-request-id").expect("an id goes upstream");
+    assert_ne!(sent, "forged-id", "a client does not pick ids");
+    assert_eq!(
+        reply.headers["x-request-id"], sent,
+        "the same id comes back"
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxys_request_id_is_kept_end_to_end() {
+    let w = world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    agent
+        .request(
+            "GET",
+            &w.url("/x"),
+            &[("x-request-id", "edge-42")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(w.up.controls.last().header("x-request-id"), Some("edge-42"));
+}
+
+#[tokio::test]
+async fn no_access_ends_the_session_and_offers_another_account_or_sign_out() {
+    let w = world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+    })
+    .await;
+    let mut agent = Agent::new();
+    let refused = w.sign_in(&mut agent, "/", "mallory").await;
+    assert_eq!(refused.status, 403);
+    let page = refused.text();
+    assert!(page.contains("No access"), "{page}");
+    assert!(page.contains("Request <code>"), "an id to quote: {page}");
+    let policy = refused.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    // "Sign in as someone else" makes the IdP ask which account.
+    let other = "/api/auth/test/start?prompt=select_account";
+    assert!(page.contains(&other.replace('&', "&amp;")), "{page}");
+    let start = agent.get(&w.url(other)).await;
+    let authorize = location(&w.url("/"), &start.headers).unwrap();
+    assert!(
+        authorize
+            .query_pairs()
+            .any(|(k, v)| k == "prompt" && v == "select_account"),
+        "{authorize}"
+    );
+    assert!(
+        page.contains("/api/auth/test/logout"),
+        "and a way out: {page}"
+    );
+    assert!(agent.cookie(SP_HOST, "stagepass").is_none());
+}
