@@ -15,10 +15,27 @@ const EXIT_CONFIG: u8 = 64;
 /// Exit status when a listener cannot be bound (EX_UNAVAILABLE).
 const EXIT_BIND: u8 = 69;
 
+const AFTER_HELP: &str = "\
+Exit status:
+  0   stopped cleanly (SIGTERM or SIGINT), or `check` found the config valid
+  64  invalid configuration (every problem is listed with its key path)
+  69  a listener could not be bound (stagepass.listen, stagepass.admin.listen)
+  1   anything else (the async runtime could not start)
+
+Environment:
+  STAGEPASS_CONFIG      config file(s) when --config is not given
+  STAGEPASS_LOG         log filter, e.g. debug or info,stagepass=debug (default info)
+  TOKIO_WORKER_THREADS  worker threads (default: one per CPU; one CPU runs single-threaded)
+  ${VAR}                any variable a config file names is substituted
+
+Docs: README.md (configuration reference, deployment, security model) and
+config.example.yaml (every key, commented) in the source tree.";
+
 #[derive(Parser)]
 #[command(
     version,
-    about = "Reverse authenticating proxy: OIDC sign-in in front of Backstage and other apps"
+    about = "Reverse authenticating proxy: OIDC sign-in in front of Backstage and other apps",
+    after_help = AFTER_HELP
 )]
 struct Cli {
     /// Config file; repeat to layer files (later ones deep-merge over earlier ones).
@@ -58,10 +75,16 @@ fn main() -> ExitCode {
     };
     if let Some(Command::Check) = cli.command {
         print!("{}", loaded.redacted_yaml());
+        for warning in &loaded.warnings {
+            eprintln!("stagepass: warning: {warning}");
+        }
         eprintln!("stagepass: configuration is valid");
         return ExitCode::SUCCESS;
     }
     let _flush_logs_at_exit = init_tracing(cli.log_format);
+    for warning in &loaded.warnings {
+        tracing::warn!(key = %warning.path, "{}", warning.message);
+    }
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match runtime_builder().enable_all().build() {
         Ok(runtime) => runtime,
@@ -89,6 +112,7 @@ fn runtime_builder() -> tokio::runtime::Builder {
 
 async fn serve(config: config::Config) -> ExitCode {
     let (public_addr, admin_addr) = (config.stagepass.listen, config.stagepass.admin.listen);
+    let public_url = config.stagepass.public_url.clone();
     let app = match App::build(config) {
         Ok(app) => app,
         Err(problem) => {
@@ -103,7 +127,7 @@ async fn serve(config: config::Config) -> ExitCode {
             return ExitCode::from(EXIT_BIND);
         }
     };
-    tracing::info!(public = %public_addr, admin = %admin_addr, "stagepass listening");
+    tracing::info!(public = %public_addr, admin = %admin_addr, "stagepass listening; open {public_url}");
     server::run(listeners, app, shutdown_signal()).await;
     tracing::info!("stagepass stopped");
     ExitCode::SUCCESS
@@ -151,7 +175,10 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
             .flatten_event(true)
             .with_current_span(false)
             .init(),
-        LogFormat::Text => builder.init(),
+        // Colour codes only for a person at a terminal, never into files.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
     }
     guard
 }

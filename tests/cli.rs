@@ -154,6 +154,40 @@ fn the_example_config_is_valid() {
 }
 
 #[test]
+fn check_says_what_is_risky_in_the_quickstart_config() {
+    let quickstart = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/quickstart/stagepass.yaml"
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--config", quickstart])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("stagepass: warning: auth.providers.guest: guest sign-in is on"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stagepass: warning: auth.session.secret: missing; a random secret"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_names_exit_codes_environment_and_docs() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for expected in ["64", "69", "STAGEPASS_LOG", "STAGEPASS_CONFIG", "README.md"] {
+        assert!(
+            help.contains(expected),
+            "{expected} missing from --help:\n{help}"
+        );
+    }
+}
+
+#[test]
 fn sigterm_stops_the_process_with_status_0() {
     let dir = tempfile::tempdir().unwrap();
     let admin = free_port();

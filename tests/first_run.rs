@@ -150,3 +150,60 @@ async fn no_access_ends_the_session_and_offers_another_account_or_sign_out() {
     );
     assert!(agent.cookie(SP_HOST, "stagepass").is_none());
 }
+
+#[tokio::test]
+async fn the_builtin_whoami_app_shows_what_an_app_would_receive_but_no_token() {
+    let w = world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.upstream = stagepass::config::WHOAMI_UPSTREAM.parse().unwrap();
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let page = agent.get(&w.url("/anything")).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("signed in as <strong>user:default/alice</strong>"),
+        "{html}"
+    );
+    assert!(html.contains("x-forwarded-email"), "{html}");
+    assert!(
+        html.contains("group:default/team-a"),
+        "the token's claims: {html}"
+    );
+    assert!(
+        html.contains("/api/auth/test/logout"),
+        "a sign-out button: {html}"
+    );
+    let json = agent
+        .request(
+            "GET",
+            &w.url("/x"),
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await
+        .json();
+    let headers = &json["headers"];
+    assert_eq!(headers["x-forwarded-email"], "alice@example.com");
+    assert_eq!(headers["authorization"]["jwt"]["sub"], "user:default/alice");
+    assert_eq!(
+        headers["x-stagepass-assertion"]["jwt"]["email"],
+        "alice@example.com"
+    );
+    // Never a token itself: nothing that looks like a JWT is on the page.
+    let jwt_like = regex_free_jwt_search(&html);
+    assert!(!jwt_like, "a raw token leaked: {html}");
+    assert_eq!(w.up.controls.count(), 0, "no request left stagepass");
+}
+
+/// Whether `text` holds three dot-separated base64url runs of JWT length.
+fn regex_free_jwt_search(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .any(|word| {
+            let parts: Vec<&str> = word.split('.').collect();
+            parts.len() == 3 && parts.iter().all(|p| p.len() >= 16)
+        })
+}

@@ -56,7 +56,15 @@ pub fn guest(auth: &Field, environment: &str, problems: &mut Problems) -> GuestC
         false,
         problems,
     );
-    if environment != "development" && !allow_outside_development {
+    let written = auth.child("environment").is_set();
+    if !written && !allow_outside_development {
+        // A missing or misspelt key must not mean "anyone is anyone".
+        problems.add(
+            "auth.environment",
+            "the guest provider signs anyone in as any catalog user, so it needs \
+             auth.environment: development written out (it is missing, and only defaults to development)",
+        );
+    } else if environment != "development" && !allow_outside_development {
         problems.add(
             "stagepass.provider",
             format!(
@@ -65,6 +73,11 @@ pub fn guest(auth: &Field, environment: &str, problems: &mut Problems) -> GuestC
             ),
         );
     }
+    problems.warn(
+        "auth.providers.guest",
+        "guest sign-in is on: anyone who can reach stagepass signs in as any catalog user; \
+         for development only",
+    );
     GuestConfig {
         allow_outside_development,
     }

@@ -16,12 +16,20 @@ const SUGGESTION_SIMILARITY: f64 = 0.85;
 /// Longest value echoed in a message; the rest is elided.
 const MAX_ECHO_CHARS: usize = 80;
 
+/// Problems (the config is refused) and warnings (it loads, but something
+/// looks wrong or unsafe).
 #[derive(Debug, Default)]
-pub(super) struct Problems(Vec<ConfigProblem>);
+pub(super) struct Problems(Vec<ConfigProblem>, Vec<ConfigProblem>);
 
 impl Problems {
     pub fn add(&mut self, path: &str, message: impl Into<String>) {
         self.0.push(ConfigProblem::new(path, message));
+    }
+    pub fn warn(&mut self, path: &str, message: impl Into<String>) {
+        self.1.push(ConfigProblem::new(path, message));
+    }
+    pub fn take_warnings(&mut self) -> Vec<ConfigProblem> {
+        std::mem::take(&mut self.1)
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -117,6 +125,18 @@ impl<'a> Field<'a> {
             };
             problems.add(&self.child(key).path, message);
         }
+    }
+
+    /// Keys of this mapping that are not in `known` but one edit away from
+    /// a key that is: (the key's path, the known key).
+    pub fn near_misses(&self, known: &[&'a str]) -> Vec<(String, &'a str)> {
+        let Some(Value::Object(map)) = self.value else {
+            return Vec::new();
+        };
+        map.keys()
+            .filter(|key| !known.contains(&key.as_str()))
+            .filter_map(|key| Some((self.child(key).path, closest(key, known)?)))
+            .collect()
     }
 
     /// The value as text: strings as they are, numbers as written (YAML

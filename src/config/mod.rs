@@ -40,6 +40,9 @@ pub struct Loaded {
     /// The merged tree after substitution, secrets included: show it only
     /// through [`Loaded::redacted_yaml`].
     pub effective: serde_json::Value,
+    /// What loads but looks wrong or unsafe: `check` prints these and
+    /// start-up logs them.
+    pub warnings: Vec<ConfigProblem>,
 }
 
 impl Loaded {
@@ -120,9 +123,10 @@ pub fn load_with_env(
     let validated = validate::validate(&merged.tree, &base_dir);
     let mut problems = merged.value_problems;
     match validated {
-        Ok(config) if problems.is_empty() => Ok(Loaded {
+        Ok((config, warnings)) if problems.is_empty() => Ok(Loaded {
             config,
             effective: merged.tree,
+            warnings,
         }),
         Ok(_) => Err(ConfigErrors(problems)),
         Err(found) => {

@@ -84,8 +84,14 @@ pub(super) fn public_url(field: &Field) -> Result<Url, String> {
     origin_url(field)
 }
 
-/// `upstream` may carry a path prefix.
+/// `upstream` may carry a path prefix, or be the built-in whoami page.
 pub(super) fn upstream_url(field: &Field) -> Result<Url, String> {
+    if field
+        .text()
+        .is_ok_and(|text| text.trim() == super::WHOAMI_UPSTREAM)
+    {
+        return Url::parse(super::WHOAMI_UPSTREAM).map_err(|e| e.to_string());
+    }
     plain_url(field)
 }
 

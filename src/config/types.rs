@@ -110,7 +110,16 @@ pub struct StagepassConfig {
     pub site_name: String,
 }
 
+/// `upstream: builtin:whoami`: instead of an app, stagepass's own page
+/// showing what an app behind it would receive (for the quickstart, and to
+/// debug "what does my app get?").
+pub const WHOAMI_UPSTREAM: &str = "builtin:whoami";
+
 impl StagepassConfig {
+    pub fn upstream_is_whoami(&self) -> bool {
+        self.upstream.as_str() == WHOAMI_UPSTREAM
+    }
+
     /// Whether stagepass puts its own value into the upstream's
     /// `Authorization`; when it does not, the client's passes through.
     pub fn injects_authorization(&self) -> bool {

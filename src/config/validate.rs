@@ -54,7 +54,10 @@ const DEFAULT_SITE_NAME: &str = "stagepass";
 
 /// `base_dir` is the folder of the first config file: the default catalog
 /// file lives there.
-pub(super) fn validate(tree: &Value, base_dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
+pub(super) fn validate(
+    tree: &Value,
+    base_dir: &Path,
+) -> Result<(Config, Vec<ConfigProblem>), Vec<ConfigProblem>> {
     let mut problems = Problems::default();
     let section = Field::root(tree, "stagepass");
     let mut stagepass = stagepass(&section, &mut problems);
@@ -88,13 +91,42 @@ pub(super) fn validate(tree: &Value, base_dir: &Path) -> Result<Config, Vec<Conf
             stagepass.site_name = title;
         }
     }
+    warn_near_misses(&Field::root(tree, "auth"), &mut problems);
     match (stagepass, auth) {
-        (Some(stagepass), Some(auth)) if problems.is_empty() => Ok(Config { stagepass, auth }),
+        (Some(stagepass), Some(auth)) if problems.is_empty() => {
+            Ok((Config { stagepass, auth }, problems.take_warnings()))
+        }
         _ if problems.is_empty() => Err(vec![ConfigProblem::new(
             "config",
             "internal error: rejected without a reason",
         )]),
         _ => Err(problems.into_vec()),
+    }
+}
+
+/// The `auth` keys stagepass reads. Backstage has more (its own are fine
+/// there); a key one edit away from one of these is most likely a typo that
+/// silently changes what stagepass does (`enviroment: production` would
+/// mean development).
+const AUTH_KEYS: &[&str] = &[
+    "environment",
+    "session",
+    "providers",
+    "keyStore",
+    "backstageTokenExpiration",
+];
+
+fn warn_near_misses(auth: &Field, problems: &mut Problems) {
+    let session = auth.child("session");
+    let found = auth
+        .near_misses(AUTH_KEYS)
+        .into_iter()
+        .chain(session.near_misses(&["secret"]));
+    for (path, known) in found {
+        problems.warn(
+            &path,
+            format!("stagepass does not read this key; did you mean {known}?"),
+        );
     }
 }
 
@@ -275,7 +307,8 @@ fn auth(section: &Field, selected: &Selected, problems: &mut Problems) -> Option
     );
     let session = section.child("session");
     session.map(problems);
-    let session_secrets = session_secrets(&session.child("secret"), problems);
+    let development = section.child("environment").is_set() && environment == "development";
+    let session_secrets = session_secrets(&session.child("secret"), development, problems);
     let providers = providers(
         &section.child("providers"),
         &environment,
@@ -295,7 +328,23 @@ fn auth(section: &Field, selected: &Selected, problems: &mut Problems) -> Option
 }
 
 /// One secret or a list; the first seals new sessions, all open old ones.
-fn session_secrets(field: &Field, problems: &mut Problems) -> Option<Vec<Secret>> {
+/// Missing is fine only with `auth.environment: development` written out: a
+/// random secret is made for the run (the one-command quickstart needs none).
+fn session_secrets(
+    field: &Field,
+    development: bool,
+    problems: &mut Problems,
+) -> Option<Vec<Secret>> {
+    if !field.is_set() && development {
+        problems.warn(
+            &field.path,
+            "missing; a random secret is used for this run (auth.environment: development), \
+             so sessions end when stagepass restarts and replicas do not share them",
+        );
+        let bytes: [u8; 32] = rand::random();
+        let secret = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+        return Some(vec![Secret::new(secret)]);
+    }
     if !field.is_set() {
         problems.add(&field.path, "missing");
         return None;

@@ -57,7 +57,10 @@ impl Backstage {
                 .inject_backstage_token
                 .then(|| sp.backstage_token_header.clone()),
             assertion_header: sp.assertion_header.clone(),
-            audience: sp.upstream.origin().ascii_serialization(),
+            audience: match sp.upstream_is_whoami() {
+                true => sp.public_url.origin().ascii_serialization(),
+                false => sp.upstream.origin().ascii_serialization(),
+            },
             injections: Injections::new(fresh_for),
             fresh_for: fresh_for.as_secs(),
         }))

@@ -16,6 +16,7 @@ mod redirect;
 mod routes;
 mod signin;
 mod signout;
+mod whoami;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -56,6 +57,8 @@ pub struct Gate {
     forms: form::FormReader,
     /// The name on stagepass's pages.
     site: String,
+    /// `upstream: builtin:whoami`: answer with the whoami page.
+    whoami: bool,
 }
 
 /// How people sign in.
@@ -105,6 +108,7 @@ impl Gate {
             max_session_bytes: sp.max_request_header_bytes / 4 * 3,
             forms: form::FormReader::new(sp.timeouts.request_headers),
             site: sp.site_name.clone(),
+            whoami: sp.upstream_is_whoami(),
         })
     }
 

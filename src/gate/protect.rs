@@ -98,6 +98,9 @@ impl Gate {
             }
             Err(Refused::Failed(err)) => return Err(err),
         };
+        if self.whoami {
+            return self.whoami(req, peer, admitted);
+        }
         let mut response = self
             .forwarder
             .forward(req, peer, &self.owned_headers, admitted.upstream())

@@ -191,6 +191,15 @@ impl Upstream {
     /// the upstream's own path prefix.
     fn uri_for(&self, incoming: &Uri) -> Result<Uri, Error> {
         let path_and_query = incoming.path_and_query().map_or("/", |pq| pq.as_str());
+        if self.authority.is_empty() {
+            // A built-in upstream (`builtin:whoami`) has no address.
+            return path_and_query.parse().map_err(|_| {
+                Error::bad_request(
+                    "bad_request_target",
+                    "The request target is not a valid path.",
+                )
+            });
+        }
         let target = format!(
             "{}://{}{}{}",
             self.scheme, self.authority, self.prefix, path_and_query

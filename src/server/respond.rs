@@ -1,7 +1,7 @@
 //! The one place where an [`Error`] becomes an HTTP response: HTML for a
 //! browser, JSON (Backstage's error shape) for an API client.
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::{self, Body};
@@ -9,14 +9,7 @@ use crate::error::{Error, Source};
 use crate::html::{self, Action, Page, escape};
 use crate::proxy::RequestId;
 
-/// Whether the client is a browser that wants a page rather than JSON.
-pub fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("text/html"))
-}
+pub use crate::html::wants_html;
 
 pub fn error_response(err: &Error, html: bool, id: &RequestId, site: &str) -> Response<Body> {
     log(err);
@@ -146,7 +139,7 @@ mod tests {
     fn html_escapes_and_json_has_backstage_shape() {
         let err = Error::bad_request("bad", "<script>x</script>");
         let id = RequestId::for_request(
-            &HeaderMap::new(),
+            &http::HeaderMap::new(),
             crate::proxy::Peer {
                 ip: [127, 0, 0, 1].into(),
                 tls: false,

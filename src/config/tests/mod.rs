@@ -7,6 +7,7 @@ mod load;
 mod properties;
 mod redact;
 mod validate;
+mod warnings;
 
 use std::path::PathBuf;
 
