@@ -55,7 +55,8 @@ impl From<ResolveError> for Error {
                 Source::Client,
                 StatusCode::FORBIDDEN,
                 "user_not_in_catalog",
-                "You signed in, but you are not registered in the software catalog. Ask an administrator to add you.",
+                "You signed in, but the software catalog has no user for your account, so this site cannot tell who you are. \
+Ask an administrator to add you (quote the request below), or sign in with another account.",
             ),
             ResolveError::Refused(_) => (
                 Source::Client,
@@ -82,13 +83,9 @@ impl From<ResolveError> for Error {
                 "stagepass's identity configuration is broken.",
             ),
         };
-        // The person may see what was looked up about themselves: it tells
-        // them (and the administrator they forward it to) what to fix.
+        // What was looked up (resolver by resolver) goes to the log line,
+        // which the request id on the page leads an administrator to.
         let public = match &err {
-            ResolveError::NotFound { tried } => format!(
-                "{public} What was looked up: {}. An administrator fixes this by adding a matching User entity to the catalog.",
-                tried.join("; ")
-            ),
             ResolveError::Refused(why) => format!("{public} ({why})"),
             _ => public.to_owned(),
         };

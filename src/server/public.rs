@@ -35,6 +35,11 @@ async fn serve(app: &App, req: Request<Incoming>, peer: Peer, id: &RequestId) ->
     // The path only: the query may carry authorization codes or tokens.
     let path = req.uri().path().to_owned();
     let auth_route = app.gate.is_auth_route(&path);
+    // "Try again" on a 5xx page reloads what the browser asked for; never
+    // for stagepass's own routes (a callback's code is single-use).
+    let retry = (method == http::Method::GET && !auth_route)
+        .then(|| req.uri().path_and_query().map(|pq| pq.as_str().to_owned()))
+        .flatten();
     let result = match check_header_size(&req, app.config.stagepass.max_request_header_bytes) {
         Ok(()) => app.gate.handle(req, peer).await,
         Err(err) => Err(err),
@@ -42,10 +47,14 @@ async fn serve(app: &App, req: Request<Incoming>, peer: Peer, id: &RequestId) ->
     let (route, response) = match result {
         Ok(response) if auth_route => (RouteClass::Auth, response),
         Ok(response) => (RouteClass::Proxy, response),
-        Err(err) => (
-            route_of(&err),
-            respond::error_response(&err, html, id, &app.config.stagepass.site_name),
-        ),
+        Err(err) => (route_of(&err), {
+            let page = respond::PageContext {
+                id,
+                site: &app.config.stagepass.site_name,
+                retry: retry.as_deref(),
+            };
+            respond::error_response(&err, html, &page)
+        }),
     };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();

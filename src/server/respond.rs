@@ -11,10 +11,18 @@ use crate::proxy::RequestId;
 
 pub use crate::html::wants_html;
 
-pub fn error_response(err: &Error, html: bool, id: &RequestId, site: &str) -> Response<Body> {
+/// What an error page needs besides the error.
+pub struct PageContext<'a> {
+    pub id: &'a RequestId,
+    pub site: &'a str,
+    /// The URL to reload for "Try again", when reloading makes sense.
+    pub retry: Option<&'a str>,
+}
+
+pub fn error_response(err: &Error, html: bool, page: &PageContext<'_>) -> Response<Body> {
     log(err);
     let text = if html {
-        html_page(err, id, site)
+        html_page(err, page)
     } else {
         json_body(err)
     };
@@ -82,9 +90,9 @@ fn json_body(err: &Error) -> String {
     body.to_string()
 }
 
-fn html_page(err: &Error, id: &RequestId, site: &str) -> String {
+fn html_page(err: &Error, context: &PageContext<'_>) -> String {
     let title = title(err);
-    let actions: Vec<Action<'_>> = err
+    let mut actions: Vec<Action<'_>> = err
         .actions
         .iter()
         .map(|step| match step.post {
@@ -99,6 +107,15 @@ fn html_page(err: &Error, id: &RequestId, site: &str) -> String {
             },
         })
         .collect();
+    if let Some(href) = context
+        .retry
+        .filter(|_| actions.is_empty() && err.status.is_server_error())
+    {
+        actions.push(Action::Link {
+            label: "Try again",
+            href,
+        });
+    }
     let body = format!(
         "<p>{message}</p><p><small>HTTP {code} · <code>{name}</code></small></p>",
         message = escape(&err.public),
@@ -106,11 +123,11 @@ fn html_page(err: &Error, id: &RequestId, site: &str) -> String {
         code = err.status.as_u16(),
     );
     Page {
-        site,
+        site: context.site,
         title,
         body: &body,
         actions: &actions,
-        request_id: Some(id.as_str()),
+        request_id: Some(context.id.as_str()),
     }
     .render()
 }
@@ -146,7 +163,12 @@ mod tests {
                 trusted: false,
             },
         );
-        let page = html_page(&err, &id, "stagepass");
+        let context = PageContext {
+            id: &id,
+            site: "stagepass",
+            retry: None,
+        };
+        let page = html_page(&err, &context);
         assert!(page.contains("&lt;script&gt;"));
         assert!(!page.contains("<script>"));
         let json: serde_json::Value = serde_json::from_str(&json_body(&err)).unwrap();
