@@ -173,7 +173,9 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // `"span":{"id":…}`: the request id on every line of a request.
+            .with_current_span(true)
+            .with_span_list(false)
             .init(),
         // Colour codes only for a person at a terminal, never into files.
         LogFormat::Text => builder

@@ -190,12 +190,12 @@ fn help_names_exit_codes_environment_and_docs() {
 #[test]
 fn sigterm_stops_the_process_with_status_0() {
     let dir = tempfile::tempdir().unwrap();
-    let admin = free_port();
+    let (public, admin) = (free_port(), free_port());
     let config = write_config(
         &dir,
         "ok.yaml",
         &VALID
-            .replace("PUBLIC", &free_port().to_string())
+            .replace("PUBLIC", &public.to_string())
             .replace("ADMIN", &admin.to_string()),
     );
     let mut child = Command::new(BIN)
@@ -219,6 +219,7 @@ fn sigterm_stops_the_process_with_status_0() {
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     assert!(up, "stagepass did not start");
+    let request_id = one_request_id(public);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -230,10 +231,36 @@ fn sigterm_stops_the_process_with_status_0() {
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut logs).unwrap();
     assert!(logs.contains("shutdown requested"), "{logs}");
     assert!(!logs.contains("the-client-secret-value"), "secret in logs");
-    for line in logs.lines() {
-        serde_json::from_str::<serde_json::Value>(line)
-            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
-    }
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"))
+        })
+        .collect();
+    // The access line carries the id the response named.
+    let access = lines
+        .iter()
+        .find(|l| l["target"] == "access")
+        .unwrap_or_else(|| panic!("no access line: {logs}"));
+    assert_eq!(access["span"]["id"], request_id.as_str(), "{access}");
+}
+
+/// One plain HTTP/1.1 request to the public port; its `X-Request-Id`.
+fn one_request_id(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no request id: {reply}"))
+        .trim()
+        .to_owned()
 }
 
 #[test]
