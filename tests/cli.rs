@@ -243,7 +243,7 @@ fn sigterm_stops_the_process_with_status_0() {
         .iter()
         .find(|l| l["target"] == "access")
         .unwrap_or_else(|| panic!("no access line: {logs}"));
-    assert_eq!(access["span"]["id"], request_id.as_str(), "{access}");
+    assert_eq!(access["id"], request_id.as_str(), "{access}");
 }
 
 /// One plain HTTP/1.1 request to the public port; its `X-Request-Id`.

@@ -15,7 +15,7 @@ use http::{Request, Response, StatusCode};
 
 use super::headers::PersonField;
 use super::protect::Refused;
-use super::{Gate, client_error};
+use super::{Gate, client_error, request_id};
 use crate::body::Body;
 use crate::error::Error;
 use crate::proxy::{Peer, hygiene};
@@ -30,7 +30,7 @@ impl Gate {
         req: &Request<B>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        match self.admit(req.headers()).await {
+        match self.admit(req.headers(), request_id(req)).await {
             Ok(admitted) => {
                 let mut response = Response::new(crate::body::empty());
                 let headers = response.headers_mut();

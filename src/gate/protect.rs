@@ -12,9 +12,10 @@ use hyper::body::Incoming;
 use super::headers::{PersonField, PersonFields};
 use super::injection::Injection;
 use super::routes::is_navigation;
-use super::{Gate, SignIn, client_error, now, redirect};
+use super::{Gate, SignIn, client_error, now, redirect, request_id};
 use crate::body::Body;
 use crate::error::Error;
+use crate::proxy::RequestId;
 use crate::proxy::{Injected, Peer};
 use crate::session::Session;
 
@@ -91,7 +92,7 @@ impl Gate {
         req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        let admitted = match self.admit(req.headers()).await {
+        let admitted = match self.admit(req.headers(), request_id(&req)).await {
             Ok(admitted) => admitted,
             Err(Refused::SignInRequired(clear)) => {
                 return self.sign_in_required(&req, peer, clear);
@@ -116,7 +117,8 @@ impl Gate {
     /// `parts`, through the same phases as a proxied request, without
     /// sockets: what the whole-path benchmark measures.
     pub async fn upstream_head(&self, parts: &mut Parts, peer: Peer) -> Result<(), Error> {
-        let admitted = match self.admit(&parts.headers).await {
+        let id = parts.extensions.get::<RequestId>().map(RequestId::as_str);
+        let admitted = match self.admit(&parts.headers, id).await {
             Ok(admitted) => admitted,
             Err(Refused::SignInRequired(_)) => {
                 return Err(client_error(
@@ -133,9 +135,14 @@ impl Gate {
 
     /// Phases 1 to 4 for one request head: a live session (refreshed when
     /// due), the person's identity and what to inject upstream.
-    pub(super) async fn admit(&self, headers: &HeaderMap) -> Result<Admitted, Refused> {
+    /// `id` (the request id) goes into the rare log lines of a refresh.
+    pub(super) async fn admit(
+        &self,
+        headers: &HeaderMap,
+        id: Option<&str>,
+    ) -> Result<Admitted, Refused> {
         let live = self
-            .live_session(headers)
+            .live_session(headers, id)
             .await
             .map_err(Refused::SignInRequired)?;
         let backstage = match &self.backstage {
@@ -160,7 +167,11 @@ impl Gate {
 
     /// Phase 1 and 2: read the session and refresh it when due. `Err` holds
     /// the cookie deletions to send when the session is unusable.
-    pub(super) async fn live_session(&self, headers: &HeaderMap) -> Result<Live, Vec<HeaderValue>> {
+    pub(super) async fn live_session(
+        &self,
+        headers: &HeaderMap,
+        id: Option<&str>,
+    ) -> Result<Live, Vec<HeaderValue>> {
         let Some(session) = self.jar().read_session(headers, now()) else {
             return Err(self.stale_cookies(headers));
         };
@@ -181,7 +192,7 @@ impl Gate {
                     .as_ref()
                     .is_some_and(|sub| *sub != session.subject) =>
             {
-                tracing::warn!(subject = %session.subject, "refreshed ID token names another subject; session ended");
+                tracing::warn!(id, subject = %session.subject, "refreshed ID token names another subject; session ended");
                 Err(self.jar().clear_session(headers))
             }
             Ok(renewed) => {
@@ -207,7 +218,7 @@ impl Gate {
                     Err(err) => {
                         // The renewed session no longer fits in a cookie: end it
                         // rather than keep a refresh token the IdP has rotated.
-                        tracing::warn!(subject = %session.subject, reason = %err, "renewed session too large; session ended");
+                        tracing::warn!(id, subject = %session.subject, reason = %err, "renewed session too large; session ended");
                         return Err(self.jar().clear_session(headers));
                     }
                 };
@@ -219,11 +230,11 @@ impl Gate {
             // The IdP is down: the session is still within sessionDuration,
             // so keep serving it and try again on the next request.
             Err(err) if err.status == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::warn!(subject = %session.subject, reason = %err, "refresh postponed: IdP unavailable");
+                tracing::warn!(id, subject = %session.subject, reason = %err, "refresh postponed: IdP unavailable");
                 Ok(Live::unchanged(session))
             }
             Err(err) => {
-                tracing::info!(subject = %session.subject, reason = %err, "refresh failed; session ended");
+                tracing::info!(id, subject = %session.subject, reason = %err, "refresh failed; session ended");
                 Err(self.jar().clear_session(headers))
             }
         }
@@ -251,6 +262,7 @@ impl Gate {
                     return redirect(return_to.as_str(), cookies);
                 }
                 tracing::warn!(
+                    id = request_id(req),
                     "requests reach stagepass with a Host that is not publicUrl's; if a proxy in front \
                      rewrites Host, add it to stagepass.trustedProxies and have it set X-Forwarded-Host"
                 );

@@ -110,7 +110,7 @@ Sign out only if you meant to.</p>",
                 "Session requests must carry an X-Requested-With header.",
             ));
         }
-        let live = match self.live_session(req.headers()).await {
+        let live = match self.live_session(req.headers(), request_id(req)).await {
             Ok(live) => live,
             Err(clear) => {
                 let mut err = client_error(

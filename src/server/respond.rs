@@ -20,7 +20,7 @@ pub struct PageContext<'a> {
 }
 
 pub fn error_response(err: &Error, html: bool, page: &PageContext<'_>) -> Response<Body> {
-    log(err);
+    log(err, page.id.as_str());
     let text = if html {
         html_page(err, page)
     } else {
@@ -58,23 +58,23 @@ pub fn text(
     response
 }
 
-fn log(err: &Error) {
+fn log(err: &Error, id: &str) {
     let source = err.source.as_str();
     let status = err.status.as_u16();
     match err.source {
         // Not signed in yet is the normal first visit (and every favicon
         // fetched before sign-in): not news at the default level.
         Source::Client if err.status == StatusCode::UNAUTHORIZED => {
-            tracing::debug!(source, status, code = err.code, "sign-in required")
+            tracing::debug!(id, source, status, code = err.code, "sign-in required")
         }
         Source::Client => {
-            tracing::info!(source, status, code = err.code, detail = %err.detail, "request refused")
+            tracing::info!(id, source, status, code = err.code, detail = %err.detail, "request refused")
         }
         Source::Internal => {
-            tracing::error!(source, status, code = err.code, detail = %err.detail, "request failed")
+            tracing::error!(id, source, status, code = err.code, detail = %err.detail, "request failed")
         }
         _ => {
-            tracing::warn!(source, status, code = err.code, detail = %err.detail, "request failed")
+            tracing::warn!(id, source, status, code = err.code, detail = %err.detail, "request failed")
         }
     }
 }
