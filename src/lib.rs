@@ -23,7 +23,7 @@
 //!   [`error`] (errors tagged by source), [`metrics`], [`body`],
 //!   [`http_client`] (outbound HTTP shared by the domain modules), [`html`],
 //!   [`principal`] (the `Claims` and `Identity` types shared by `identity`
-//!   and `token`).
+//!   and `token`), [`log_writer`] (log lines to stdout in batches).
 //!
 //! No domain module imports `gate` or `server`.
 
@@ -36,6 +36,7 @@ pub mod gate;
 pub mod html;
 pub mod http_client;
 pub mod identity;
+pub mod log_writer;
 pub mod metrics;
 pub mod oidc;
 pub mod principal;

@@ -156,16 +156,14 @@ async fn shutdown_signal() {
     }
 }
 
-/// Logs go to stdout through a dedicated writer thread: a request only
-/// queues its line. The queue blocks rather than drops when full, so no
-/// access-log line is lost; the returned guard flushes it at exit.
-fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs go to stdout through a writer thread that writes them in batches
+/// (`log_writer`): a request only appends its line. Nothing is dropped; the
+/// returned guard writes what is left at exit.
+fn init_tracing(format: LogFormat) -> stagepass::log_writer::FlushGuard {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("STAGEPASS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stdout());
+    let (writer, guard) = stagepass::log_writer::BatchWriter::new(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -173,7 +171,7 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            // `"span":{"id":…}`: the request id on every line of a request.
+            // `"span":{"id":…}` on the lines of stagepass's own routes.
             .with_current_span(true)
             .with_span_list(false)
             .init(),
