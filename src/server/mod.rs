@@ -233,13 +233,16 @@ async fn serve<I>(
         // A stored permit: the deadline below stops at the first request.
         head_arrived.notify_one();
         let app = Arc::clone(&app);
-        async move {
+        // Boxed: hyper keeps room for the in-flight request's future inside
+        // every connection, and the whole pipeline's state machine is large;
+        // boxed, an idle keep-alive connection holds only a pointer.
+        Box::pin(async move {
             let response = match role {
                 Role::Public => public::handle(&app, req, peer).await,
                 Role::Admin => admin::handle(&app, &req),
             };
             Ok::<_, Infallible>(response)
-        }
+        })
     });
     let conn = watcher.watch(
         builder
