@@ -11,13 +11,13 @@ use support::*;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
-async fn path_and_query_arrive_byte_for_byte() {
+async fn normal_paths_and_every_query_arrive_byte_for_byte() {
     let up = upstream::start().await;
     let sp = start(config(up.url())).await;
     for target in [
-        "/a%2Fb/../c/./d?x=1&y=%20&z",
         "/api/catalog/entities?filter=kind=user,metadata.name=a%2Bb&fields=a&fields=b",
-        "/%E2%9C%93?q=%E2%9C%93;semi=1#",
+        "/%E2%9C%93?q=%E2%9C%93;semi=1&next=/../x#",
+        "/docs/a%20b/",
         "/",
     ] {
         let reply = get(&sp.url(target)).await;
@@ -25,6 +25,35 @@ async fn path_and_query_arrive_byte_for_byte() {
         let expected = target.trim_end_matches('#');
         assert_eq!(up.controls.last().uri, expected);
     }
+}
+
+#[tokio::test]
+async fn the_app_gets_the_one_path_stagepass_decided_on() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    for (target, expected) in [
+        ("/c/./d/../e?x=1&y=%20&z", "/c/e?x=1&y=%20&z"),
+        ("//c/%7Euser", "/c/~user"),
+        ("/public/%2e%2e/admin", "/admin"),
+    ] {
+        assert_eq!(get(&sp.url(target)).await.status, 200, "{target}");
+        assert_eq!(up.controls.last().uri, expected, "{target}");
+    }
+    let seen = up.controls.count();
+    for refused in ["/a%2Fb/../c", "/a%5c..", "/a%00", "/%252e%252e/admin"] {
+        let reply = get(&sp.url(refused)).await;
+        assert_eq!(reply.status, 400, "{refused}");
+        assert_eq!(reply.json()["error"]["name"], "bad_path");
+    }
+    assert_eq!(up.controls.count(), seen, "no refused path reached the app");
+}
+
+#[tokio::test]
+async fn dot_segments_cannot_climb_out_of_the_upstream_prefix() {
+    let up = upstream::start().await;
+    let sp = start(config(up.url().join("/app-a/").unwrap())).await;
+    assert_eq!(get(&sp.url("/../app-b/admin")).await.status, 200);
+    assert_eq!(up.controls.last().uri, "/app-a/app-b/admin");
 }
 
 #[tokio::test]

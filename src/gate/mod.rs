@@ -115,9 +115,12 @@ impl Gate {
     /// Runs one request through the pipeline.
     pub async fn handle(
         &self,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
+        // Before any decision: the path every later phase (and the app)
+        // sees is the normalised one.
+        normalize_path(req.uri_mut())?;
         match self.routes.classify(req.uri().path()) {
             Route::Jwks => self.jwks(),
             Route::Start => self.start(&req).await,
@@ -155,6 +158,32 @@ impl Gate {
     fn jar(&self) -> SessionJar<'_> {
         SessionJar::new(&self.keys, &self.cookies)
     }
+}
+
+/// Rewrites the request target's path to its normalised form
+/// ([`crate::proxy::path`]), keeping the query byte for byte.
+fn normalize_path(uri: &mut http::Uri) -> Result<(), Error> {
+    let normal = crate::proxy::path::normalize(uri.path()).map_err(|bad| {
+        Error::bad_request(
+            "bad_path",
+            format!("This address cannot be served: {}.", bad.0),
+        )
+        .with_detail(format_args!(
+            "refused path: {}",
+            crate::error::loggable(uri.path())
+        ))
+    })?;
+    if normal == uri.path() {
+        return Ok(());
+    }
+    let target = match uri.query() {
+        Some(query) => format!("{normal}?{query}"),
+        None => normal,
+    };
+    let mut parts = std::mem::take(uri).into_parts();
+    parts.path_and_query = Some(target.parse().map_err(Error::internal)?);
+    *uri = http::Uri::from_parts(parts).map_err(Error::internal)?;
+    Ok(())
 }
 
 fn now() -> u64 {

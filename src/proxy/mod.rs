@@ -5,6 +5,7 @@
 //! frame by frame, so memory stays flat whatever their size.
 
 pub mod hygiene;
+pub mod path;
 #[cfg(test)]
 mod properties;
 pub mod request_id;

@@ -1,0 +1,108 @@
+//! One meaning per path: the request path is normalised once, before any
+//! decision is made on it, and the normalised path is the one sent upstream.
+//! So a path cannot be read one way by stagepass (which route, which rule)
+//! and another way by the app, and `..` can never climb out of the
+//! upstream's path prefix.
+//!
+//! - `%XX` of an unreserved character (`A-Z a-z 0-9 - . _ ~`) is decoded,
+//!   once; every other escape stays as it is, with upper-case hex.
+//! - Empty segments (`//`) are merged, `.` segments dropped, `..` segments
+//!   resolved, never above the root.
+//! - Refused with a reason: an encoded `/` (`%2F`), `\` (`%5C`) or NUL
+//!   (`%00`), a double-encoded one of those or of `.` (`%252E`), a raw
+//!   backslash or control character. Each has a reading in which it changes
+//!   which resource is meant, and guessing is how bypasses happen.
+
+/// Why a path is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadPath(pub &'static str);
+
+/// The normalised form of `path` (the part of the request target before
+/// `?`), which must start with `/`.
+pub fn normalize(path: &str) -> Result<String, BadPath> {
+    if !path.starts_with('/') {
+        return Err(BadPath("the path must start with /"));
+    }
+    if !path.is_ascii() || path.bytes().any(|b| b == b'\\' || b.is_ascii_control()) {
+        return Err(BadPath(
+            "backslashes and control characters are not allowed in paths",
+        ));
+    }
+    let mut segments: Vec<String> = Vec::new();
+    for raw in path[1..].split('/') {
+        let segment = decode_unreserved(raw)?;
+        match segment.as_str() {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            _ => segments.push(segment),
+        }
+    }
+    let trailing = path.len() > 1 && (path.ends_with('/') || ends_with_dot_segment(path));
+    let mut out = String::with_capacity(path.len());
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() || trailing {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// `/a/..` and `/a/.` name a directory: keep the trailing slash they imply.
+fn ends_with_dot_segment(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    matches!(
+        last.to_ascii_lowercase().as_str(),
+        "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+    )
+}
+
+fn decode_unreserved(segment: &str) -> Result<String, BadPath> {
+    let bytes = segment.as_bytes();
+    let mut out = String::with_capacity(segment.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i] as char);
+            i += 1;
+            continue;
+        }
+        let byte = hex_pair(bytes.get(i + 1..i + 3))
+            .ok_or(BadPath("a % in the path must start an escape such as %20"))?;
+        match byte {
+            b'/' | b'\\' | 0 => {
+                return Err(BadPath(
+                    "encoded /, \\ or NUL characters are not allowed in paths",
+                ));
+            }
+            b'%' if double_encoded(bytes.get(i + 3..i + 5)) => {
+                return Err(BadPath(
+                    "double-encoded characters are not allowed in paths",
+                ));
+            }
+            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
+                out.push(b as char);
+            }
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+        i += 3;
+    }
+    Ok(out)
+}
+
+/// `%25` followed by the hex of `.`, `/`, `\` or NUL: one more decoding
+/// (by an app or a framework) would make it one of them.
+fn double_encoded(next: Option<&[u8]>) -> bool {
+    matches!(hex_pair(next), Some(b'.' | b'/' | b'\\' | 0))
+}
+
+fn hex_pair(pair: Option<&[u8]>) -> Option<u8> {
+    let pair = std::str::from_utf8(pair?).ok()?;
+    u8::from_str_radix(pair, 16).ok()
+}
+
+#[cfg(test)]
+mod tests;
