@@ -6,7 +6,9 @@
 //!
 //! Nothing is dropped: when stdout cannot keep up and the buffer is full, a
 //! request waits for the writer instead. The guard returned with the writer
-//! writes what is left at exit.
+//! writes what is left at exit. Lines of one thread keep their order; lines
+//! of different threads within one 10 ms batch come out thread by thread
+//! (each line has its timestamp).
 
 use std::cell::Cell;
 use std::io::{self, Write};

@@ -229,6 +229,19 @@ async fn every_page_reads_well_at_desktop_and_phone_width() {
         "a way forward: {down}"
     );
     save("upstream-down-502", down);
+    // A target that reads as another host to a browser never becomes a link.
+    let odd: url::Url = format!(
+        "{}/evil.example/x",
+        unreachable.url("/").as_str().trim_end_matches('/')
+    )
+    .replace("/evil", "//evil")
+    .parse()
+    .unwrap();
+    let page = page_of(&mut agent, &odd, &[]).await;
+    assert!(
+        page.contains("href=\"/evil.example/x\""),
+        "on-site only: {page}"
+    );
     let up = upstream::start().await;
     let no_idp = start(config(up.url())).await;
     let req = anonymous("GET", &no_idp.url("/"))

@@ -30,6 +30,16 @@ impl Gate {
         req: &Request<B>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
+        // The answer carries tokens (the Backstage token, and the IdP's when
+        // configured) for the proxy to copy upstream. A browser script on
+        // the site must not be able to fetch them: only proxies answer.
+        if !peer.trusted {
+            return Err(client_error(
+                StatusCode::FORBIDDEN,
+                "forward_auth_untrusted",
+                "Forward authentication answers only the proxies listed in stagepass.trustedProxies.",
+            ));
+        }
         match self.admit(req.headers(), request_id(req)).await {
             Ok(admitted) => {
                 let mut response = Response::new(crate::body::empty());

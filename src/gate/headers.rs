@@ -120,14 +120,28 @@ impl PersonHeaders {
     pub fn fill_from_identity(&self, identity: &Identity) -> PersonFields {
         let mut fields = PersonFields::new();
         if self.config.user == UserValue::Entity {
-            let name = identity.user_entity_ref.rsplit('/').next();
-            push(&mut fields, PersonField::User, name);
+            push(
+                &mut fields,
+                PersonField::User,
+                Some(&entity_user(&identity.user_entity_ref)),
+            );
         }
         if self.config.groups == GroupsSource::Catalog {
             let groups = join_groups(&identity.ownership_entity_refs);
             push(&mut fields, PersonField::Groups, groups.as_deref());
         }
         fields
+    }
+}
+
+/// `user:default/jane` as `jane`, what Backstage's
+/// `forwardedUserMatchingUserEntityName` matches; in any other namespace
+/// `eng/jane`, so two people in two namespaces never share a name.
+fn entity_user(entity_ref: &str) -> String {
+    let reference = entity_ref.strip_prefix("user:").unwrap_or(entity_ref);
+    match reference.split_once('/') {
+        Some(("default", name)) => name.to_owned(),
+        _ => reference.to_owned(),
     }
 }
 

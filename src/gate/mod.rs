@@ -161,8 +161,10 @@ impl Gate {
 }
 
 /// Rewrites the request target's path to its normalised form
-/// ([`crate::proxy::path`]), keeping the query byte for byte.
-fn normalize_path(uri: &mut http::Uri) -> Result<(), Error> {
+/// ([`crate::proxy::path`]), keeping the query byte for byte. The server
+/// calls it first thing; [`Gate::handle`] again, so the gate never decides
+/// on a path it did not see normalised (the second call changes nothing).
+pub fn normalize_path(uri: &mut http::Uri) -> Result<(), Error> {
     let normal = crate::proxy::path::normalize(uri.path()).map_err(|bad| {
         Error::bad_request(
             "bad_path",

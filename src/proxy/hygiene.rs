@@ -232,7 +232,14 @@ pub fn forwarded_request_url(headers: &HeaderMap, peer: Peer) -> Option<String> 
         return None;
     }
     let part = |name| last_value(headers, name).and_then(|v| v.to_str().ok().map(str::to_owned));
-    let uri = headers.get("x-forwarded-uri")?.to_str().ok()?;
+    // The last field, the nearest proxy's; not split at commas, which a
+    // URI may hold.
+    let uri = headers
+        .get_all("x-forwarded-uri")
+        .iter()
+        .next_back()?
+        .to_str()
+        .ok()?;
     let (proto, host) = (part("x-forwarded-proto")?, part("x-forwarded-host")?);
     uri.starts_with('/')
         .then(|| format!("{proto}://{host}{uri}"))

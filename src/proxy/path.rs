@@ -9,8 +9,8 @@
 //! - Empty segments (`//`) are merged, `.` segments dropped, `..` segments
 //!   resolved, never above the root.
 //! - Refused with a reason: an encoded `/` (`%2F`), `\` (`%5C`) or NUL
-//!   (`%00`), a double-encoded one of those or of `.` (`%252E`), a raw
-//!   backslash or control character. Each has a reading in which it changes
+//!   (`%00`), anything encoded twice (`%252E`), a dot segment with path
+//!   parameters (`..;`), a raw backslash or control character. Each has a reading in which it changes
 //!   which resource is meant, and guessing is how bypasses happen.
 
 /// Why a path is refused.
@@ -31,6 +31,12 @@ pub fn normalize(path: &str) -> Result<String, BadPath> {
     let mut segments: Vec<String> = Vec::new();
     for raw in path[1..].split('/') {
         let segment = decode_unreserved(raw)?;
+        // `..;x` is `..` to Tomcat and Jetty (path parameters): refused.
+        if matches!(segment.split(';').next(), Some(".." | ".")) && segment.contains(';') {
+            return Err(BadPath(
+                "dot segments with parameters (..;) are not allowed in paths",
+            ));
+        }
         match segment.as_str() {
             "" | "." => {}
             ".." => {
@@ -78,11 +84,6 @@ fn decode_unreserved(segment: &str) -> Result<String, BadPath> {
                     "encoded /, \\ or NUL characters are not allowed in paths",
                 ));
             }
-            b'%' if double_encoded(bytes.get(i + 3..i + 5)) => {
-                return Err(BadPath(
-                    "double-encoded characters are not allowed in paths",
-                ));
-            }
             b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
                 out.push(b as char);
             }
@@ -90,13 +91,25 @@ fn decode_unreserved(segment: &str) -> Result<String, BadPath> {
         }
         i += 3;
     }
+    // Checked on the result: decoding can build the sequence out of parts
+    // (`%25%32e` becomes `%252e`).
+    if double_encoded(&out) {
+        return Err(BadPath(
+            "double-encoded characters are not allowed in paths",
+        ));
+    }
     Ok(out)
 }
 
-/// `%25` followed by the hex of `.`, `/`, `\` or NUL: one more decoding
-/// (by an app or a framework) would make it one of them.
-fn double_encoded(next: Option<&[u8]>) -> bool {
-    matches!(hex_pair(next), Some(b'.' | b'/' | b'\\' | 0))
+/// `%25` followed by an escape: a second decoding (by an app or a
+/// framework) would turn it into another character, maybe `.`, `/` or `\`.
+fn double_encoded(segment: &str) -> bool {
+    // Any escape after `%25` counts (`%252E`, and `%25252E` one level up):
+    // which level an app decodes to is not stagepass's to guess.
+    let bytes = segment.as_bytes();
+    (0..bytes.len().saturating_sub(4)).any(|i| {
+        bytes[i..i + 3].eq_ignore_ascii_case(b"%25") && hex_pair(bytes.get(i + 3..i + 5)).is_some()
+    })
 }
 
 fn hex_pair(pair: Option<&[u8]>) -> Option<u8> {

@@ -17,6 +17,9 @@ use tracing::Instrument;
 pub async fn handle(app: &App, mut req: Request<Incoming>, peer: Peer) -> Response<Body> {
     let id = RequestId::for_request(req.headers(), peer);
     req.extensions_mut().insert(id.clone());
+    // Before anything reads the path (routes, metrics, "Try again" links):
+    // one meaning per path. A refused path is answered below.
+    let normalized = crate::gate::normalize_path(req.uri_mut());
     // Every line logged while serving a request carries its id: the access
     // line and error lines name it; stagepass's own routes (sign-in,
     // callback, sign-out), which log more, run in a span that carries it.
@@ -24,9 +27,11 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, peer: Peer) -> Respon
     // (measured with bench/load.sh), a sixth of the whole request.
     let mut response = if app.gate.is_auth_route(req.uri().path()) {
         let span = tracing::info_span!("request", id = id.as_str());
-        serve(app, req, peer, &id).instrument(span).await
+        serve(app, req, peer, &id, normalized)
+            .instrument(span)
+            .await
     } else {
-        serve(app, req, peer, &id).await
+        serve(app, req, peer, &id, normalized).await
     };
     if !response.headers().contains_key(request_id::HEADER) {
         response
@@ -36,7 +41,13 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, peer: Peer) -> Respon
     response
 }
 
-async fn serve(app: &App, req: Request<Incoming>, peer: Peer, id: &RequestId) -> Response<Body> {
+async fn serve(
+    app: &App,
+    req: Request<Incoming>,
+    peer: Peer,
+    id: &RequestId,
+    normalized: Result<(), Error>,
+) -> Response<Body> {
     let started = Instant::now();
     let html = respond::wants_html(req.headers());
     let method = req.method().clone();
@@ -48,7 +59,9 @@ async fn serve(app: &App, req: Request<Incoming>, peer: Peer, id: &RequestId) ->
     let retry = (method == http::Method::GET && !auth_route)
         .then(|| req.uri().path_and_query().map(|pq| pq.as_str().to_owned()))
         .flatten();
-    let result = match check_header_size(&req, app.config.stagepass.max_request_header_bytes) {
+    let checked = normalized
+        .and_then(|()| check_header_size(&req, app.config.stagepass.max_request_header_bytes));
+    let result = match checked {
         Ok(()) => app.gate.handle(req, peer).await,
         Err(err) => Err(err),
     };

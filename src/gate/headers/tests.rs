@@ -118,6 +118,14 @@ fn catalog_mode_fills_user_and_groups_from_the_resolved_entity() {
             ),
         ]
     );
+    // Another namespace keeps its name: never confused with default's.
+    let mut other = identity();
+    other.user_entity_ref = "user:eng/jane.doe".into();
+    let headers_for = with(|c| c.user = UserValue::Entity);
+    assert_eq!(
+        text(&headers_for.fill_from_identity(&other)),
+        [("user", "eng/jane.doe".into())]
+    );
     // Without those options the catalog adds nothing.
     assert!(with(|_| {}).fill_from_identity(&identity()).is_empty());
 }

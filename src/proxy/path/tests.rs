@@ -34,6 +34,8 @@ fn other_escapes_stay_escaped_so_they_cannot_become_separators() {
         "/ADMIN",
         "case is kept: matching is case-sensitive"
     );
+    assert_eq!(ok("/100%25off"), "/100%25off", "a literal % stays");
+    assert_eq!(ok("/a;v=1/b"), "/a;v=1/b", "parameters elsewhere stay");
 }
 
 #[test]
@@ -45,6 +47,11 @@ fn ambiguous_paths_are_refused_rather_than_guessed() {
         "/a%00",
         "/%252e%252e/admin",
         "/a%252f",
+        "/5/d/%25%32e",
+        "/x%25%32%45",
+        "/x%25252E",
+        "/app/..;/admin",
+        "/app/.;x/admin",
         "/a\\b",
         "/a%2",
         "/a%zz",
