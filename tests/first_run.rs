@@ -207,3 +207,52 @@ fn regex_free_jwt_search(text: &str) -> bool {
             parts.len() == 3 && parts.iter().all(|p| p.len() >= 16)
         })
 }
+
+#[tokio::test]
+async fn someone_the_catalog_drops_loses_the_session_and_can_switch_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.yaml");
+    let people = std::fs::read_to_string(CATALOG).unwrap();
+    std::fs::write(&catalog, &people).unwrap();
+    let path = catalog.clone();
+    let w = world_with(WorldOptions::default(), move |cfg| {
+        let mut source = CatalogConfig::new(CatalogSource::File(path));
+        source.fresh_for = std::time::Duration::ZERO;
+        cfg.stagepass.catalog = Some(source);
+        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    assert_eq!(agent.get(&w.url("/wiki")).await.status, 200);
+    // Alice leaves the catalog: no more User entity with her email.
+    std::fs::write(
+        &catalog,
+        people.replace("alice@example.com", "gone@example.com"),
+    )
+    .unwrap();
+    // Wait until stagepass has re-read the file (it checks every second).
+    let mut refused = None;
+    for _ in 0..100 {
+        let reply = agent.get(&w.url("/wiki")).await;
+        if reply.status == 403 {
+            refused = Some(reply);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let refused = refused.expect("the dropped person is refused");
+    assert!(refused.text().contains("Sign in as someone else"));
+    assert!(
+        agent.cookie(SP_HOST, "stagepass").is_none(),
+        "the 403 ended the session: {:?}",
+        refused.headers.get_all("set-cookie")
+    );
+    // The next visit starts a sign-in instead of repeating the 403.
+    let next = agent.get(&w.url("/wiki")).await;
+    assert_eq!(next.status, 302);
+    assert_eq!(
+        location(&w.url("/"), &next.headers).unwrap().host_str(),
+        Some(OP_HOST)
+    );
+}
