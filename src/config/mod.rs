@@ -18,6 +18,7 @@ mod parse;
 mod provider;
 mod redact;
 mod resolvers;
+mod routes;
 mod substitute;
 mod types;
 mod validate;
@@ -31,6 +32,7 @@ pub use headers::{GroupsSource, HeadersConfig, UserValue};
 pub use keystore::*;
 pub use parse::is_https_or_loopback;
 pub use resolvers::*;
+pub use routes::{AllowConfig, RouteConfig};
 pub use types::*;
 
 /// A successfully loaded configuration.

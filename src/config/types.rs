@@ -108,6 +108,8 @@ pub struct StagepassConfig {
     pub headers: super::HeadersConfig,
     /// The name on stagepass's pages: Backstage's `app.title`, else "stagepass".
     pub site_name: String,
+    /// `routes`: public paths, other upstreams, who may reach what.
+    pub routes: Vec<super::RouteConfig>,
 }
 
 /// `upstream: builtin:whoami`: instead of an app, stagepass's own page

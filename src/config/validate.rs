@@ -37,6 +37,7 @@ const STAGEPASS_KEYS: &[&str] = &[
     "backstageToken",
     "assertion",
     "headers",
+    "routes",
 ];
 const ADMIN_KEYS: &[&str] = &["listen"];
 const TLS_KEYS: &[&str] = &["certFile", "keyFile"];
@@ -203,6 +204,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         inject_backstage_token,
         assertion_header,
         headers: super::headers::headers(&child("headers"), problems),
+        routes: super::routes::routes(&child("routes"), problems),
         // Read from `app.title` in `validate`, the section Backstage owns.
         site_name: DEFAULT_SITE_NAME.to_owned(),
     })

@@ -105,6 +105,8 @@ impl Backstage {
         let injection = Arc::new(Injection {
             headers,
             person: person.fill_from_identity(&identity),
+            user_ref: identity.user_entity_ref.clone(),
+            ownership: identity.ownership_entity_refs.clone(),
             valid_until,
         });
         self.injections.store(key, Arc::clone(&injection), now);

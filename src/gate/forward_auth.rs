@@ -40,7 +40,7 @@ impl Gate {
                 "Forward authentication answers only the proxies listed in stagepass.trustedProxies.",
             ));
         }
-        match self.admit(req.headers(), request_id(req)).await {
+        match self.admit(req.headers(), request_id(req), None).await {
             Ok(admitted) => {
                 let mut response = Response::new(crate::body::empty());
                 let headers = response.headers_mut();

@@ -23,6 +23,9 @@ pub(super) struct Injection {
     /// Identity headers filled from the catalog (`headers.user: entity`,
     /// `headers.groups: catalog`).
     pub person: PersonFields,
+    /// The User entity ref and ownership refs, for route rules.
+    pub user_ref: String,
+    pub ownership: Vec<String>,
     /// Unix seconds: the earliest of the identity's freshness, the token's
     /// reuse deadline and the assertion's.
     pub valid_until: u64,

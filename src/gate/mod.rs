@@ -11,6 +11,7 @@ mod forward_auth;
 mod guest;
 mod headers;
 mod injection;
+mod policy;
 mod protect;
 mod redirect;
 mod routes;
@@ -59,6 +60,8 @@ pub struct Gate {
     site: String,
     /// `upstream: builtin:whoami`: answer with the whoami page.
     whoami: bool,
+    /// `stagepass.routes`.
+    route_table: policy::RouteTable,
 }
 
 /// How people sign in.
@@ -92,7 +95,7 @@ impl Gate {
             owned_headers.push(header::AUTHORIZATION);
         }
         Ok(Gate {
-            forwarder: Forwarder::new(sp, metrics),
+            forwarder: Forwarder::new(sp, Arc::clone(&metrics)),
             sign_in,
             session_duration,
             backstage,
@@ -109,6 +112,7 @@ impl Gate {
             forms: form::FormReader::new(sp.timeouts.request_headers),
             site: sp.site_name.clone(),
             whoami: sp.upstream_is_whoami(),
+            route_table: policy::RouteTable::new(sp, &metrics),
         })
     }
 

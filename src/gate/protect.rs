@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 
 use super::headers::{PersonField, PersonFields};
 use super::injection::Injection;
+use super::policy;
 use super::routes::is_navigation;
 use super::{Gate, SignIn, client_error, now, redirect, request_id};
 use crate::body::Body;
@@ -92,7 +93,18 @@ impl Gate {
         req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        let admitted = match self.admit(req.headers(), request_id(&req)).await {
+        let route = self.route_table.find(req.uri().path());
+        let forwarder = route
+            .and_then(|r| r.forwarder.as_ref())
+            .unwrap_or(&self.forwarder);
+        if route.is_some_and(|r| r.public) {
+            // No sign-in; whatever identity headers the client sent are
+            // stripped all the same.
+            return forwarder
+                .forward(req, peer, &self.owned_headers, Injected::default())
+                .await;
+        }
+        let admitted = match self.admit(req.headers(), request_id(&req), route).await {
             Ok(admitted) => admitted,
             Err(Refused::SignInRequired(clear)) => {
                 return self.sign_in_required(&req, peer, clear);
@@ -102,8 +114,7 @@ impl Gate {
         if self.whoami {
             return self.whoami(req, peer, admitted);
         }
-        let mut response = self
-            .forwarder
+        let mut response = forwarder
             .forward(req, peer, &self.owned_headers, admitted.upstream())
             .await
             .map_err(|err| with_cookies(err, &admitted.set_cookies))?;
@@ -118,7 +129,7 @@ impl Gate {
     /// sockets: what the whole-path benchmark measures.
     pub async fn upstream_head(&self, parts: &mut Parts, peer: Peer) -> Result<(), Error> {
         let id = parts.extensions.get::<RequestId>().map(RequestId::as_str);
-        let admitted = match self.admit(&parts.headers, id).await {
+        let admitted = match self.admit(&parts.headers, id, None).await {
             Ok(admitted) => admitted,
             Err(Refused::SignInRequired(_)) => {
                 return Err(client_error(
@@ -135,11 +146,13 @@ impl Gate {
 
     /// Phases 1 to 4 for one request head: a live session (refreshed when
     /// due), the person's identity and what to inject upstream.
-    /// `id` (the request id) goes into the rare log lines of a refresh.
+    /// `id` (the request id) goes into the rare log lines of a refresh;
+    /// `route`'s allow rules, if any, are checked on the person.
     pub(super) async fn admit(
         &self,
         headers: &HeaderMap,
         id: Option<&str>,
+        route: Option<&policy::Route>,
     ) -> Result<Admitted, Refused> {
         let live = self
             .live_session(headers, id)
@@ -157,6 +170,21 @@ impl Gate {
             },
             None => None,
         };
+        if let Some(route) = route
+            && let Some(allow) = &route.allow
+        {
+            let person = match &backstage {
+                Some(found) => policy::Person {
+                    user: &found.user_ref,
+                    groups: &found.ownership,
+                    email: live.session.email.as_deref(),
+                },
+                None => policy::Person::from_session(&live.session),
+            };
+            if let Err(err) = policy::check(route, allow, &person) {
+                return Err(Refused::Failed(with_cookies(err, &live.set_cookies)));
+            }
+        }
         Ok(Admitted {
             person: self.person.fill_from_session(&live.session),
             backstage,

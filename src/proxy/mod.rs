@@ -57,9 +57,14 @@ struct Upstream {
 
 impl Forwarder {
     pub fn new(config: &StagepassConfig, metrics: Arc<Metrics>) -> Self {
+        Self::to(config, &config.upstream, metrics)
+    }
+
+    /// A forwarder to `upstream` (a route's own), with the same settings.
+    pub fn to(config: &StagepassConfig, upstream: &Url, metrics: Arc<Metrics>) -> Self {
         Forwarder {
             client: http_client::pooled(config.timeouts.connect, config.timeouts.idle),
-            upstream: Upstream::from_url(&config.upstream),
+            upstream: Upstream::from_url(upstream),
             response_timeout: config.timeouts.response_headers,
             cookie_prefix: config.cookie_name.clone(),
             public_host: public_host(&config.public_url),

@@ -74,6 +74,7 @@ pub fn config(upstream: Url) -> Config {
             backstage_token_header: http::header::AUTHORIZATION,
             headers: Default::default(),
             site_name: "stagepass".into(),
+            routes: Vec::new(),
             inject_backstage_token: true,
             assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },

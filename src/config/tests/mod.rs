@@ -6,6 +6,7 @@ mod headers;
 mod load;
 mod properties;
 mod redact;
+mod routes;
 mod validate;
 mod warnings;
 

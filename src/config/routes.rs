@@ -1,0 +1,126 @@
+//! `stagepass.routes`: which paths are public, which go to another
+//! upstream, and who may reach them. The longest matching path prefix wins,
+//! matched segment by segment on the normalised path (`/admin` matches
+//! `/admin` and `/admin/x`, never `/administrator`).
+
+use url::Url;
+
+use super::field::{Field, Problems};
+use super::parse;
+
+const ROUTE_KEYS: &[&str] = &["path", "upstream", "public", "allow"];
+const ALLOW_KEYS: &[&str] = &["users", "groups", "emails", "emailDomains"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// A normalised path prefix: `/`, `/admin`, `/api/catalog`.
+    pub path: String,
+    /// Where this route's requests go; `stagepass.upstream` when `None`.
+    pub upstream: Option<Url>,
+    /// No sign-in needed (identity headers the client sent are still stripped).
+    pub public: bool,
+    /// Who may reach it; anyone signed in when `None`.
+    pub allow: Option<AllowConfig>,
+}
+
+/// Any one matching rule allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowConfig {
+    /// User entity refs (`user:default/jane`), or IdP subjects without a catalog.
+    pub users: Vec<String>,
+    /// Group entity refs (`group:default/platform`), or IdP `groups` values
+    /// without a catalog.
+    pub groups: Vec<String>,
+    /// Exact email addresses, compared without case.
+    pub emails: Vec<String>,
+    /// The part after the single `@` of the email, compared without case.
+    pub email_domains: Vec<String>,
+}
+
+pub(super) fn routes(section: &Field, problems: &mut Problems) -> Vec<RouteConfig> {
+    let mut routes: Vec<RouteConfig> = Vec::new();
+    for item in section.items() {
+        let Some(route) = route(&item, problems) else {
+            continue;
+        };
+        if routes.iter().any(|seen| seen.path == route.path) {
+            problems.add(
+                &item.child("path").path,
+                format!(
+                    "{} is already a route: only the first would ever match",
+                    route.path
+                ),
+            );
+            continue;
+        }
+        routes.push(route);
+    }
+    routes
+}
+
+fn route(item: &Field, problems: &mut Problems) -> Option<RouteConfig> {
+    item.map(problems)?;
+    item.reject_unknown_keys(problems, ROUTE_KEYS);
+    let path = item.child("path").required(problems, route_path);
+    let upstream = item
+        .child("upstream")
+        .optional(problems, None, |f| parse::upstream_url(f).map(Some));
+    let public = super::backstage::flag(&item.child("public"), false, problems);
+    let allow_field = item.child("allow");
+    let allow = allow_field.is_set().then(|| allow(&allow_field, problems));
+    if public && allow.is_some() {
+        problems.add(
+            &allow_field.path,
+            "a public route lets everyone in; allow rules on it would never be checked",
+        );
+    }
+    Some(RouteConfig {
+        path: path?,
+        upstream,
+        public,
+        allow,
+    })
+}
+
+/// A plain prefix in the normalised form requests are matched in: starts
+/// with `/`, no empty, `.` or `..` segments, no escapes, no trailing `/`
+/// (except `/` itself).
+fn route_path(field: &Field) -> Result<String, String> {
+    let text = field.text()?;
+    let segments_ok = text == "/"
+        || text.strip_prefix('/').is_some_and(|rest| {
+            rest.split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..")
+        });
+    let plain = !text.contains(['%', '?', '#', '\\']) && !text.chars().any(char::is_control);
+    if !segments_ok || !plain {
+        return Err(format!(
+            "must be a plain path prefix such as /admin (no trailing /, no . or .. segments, no escapes), got {}",
+            field.got()
+        ));
+    }
+    Ok(text)
+}
+
+fn allow(field: &Field, problems: &mut Problems) -> AllowConfig {
+    field.map(problems);
+    field.reject_unknown_keys(problems, ALLOW_KEYS);
+    let text = |f: &Field| f.text();
+    let allow = AllowConfig {
+        users: field.child("users").list(problems, text),
+        groups: field.child("groups").list(problems, text),
+        emails: field
+            .child("emails")
+            .list(problems, |f| f.text().map(|t| t.to_ascii_lowercase())),
+        email_domains: field
+            .child("emailDomains")
+            .list(problems, |f| f.text().map(|t| t.to_ascii_lowercase())),
+    };
+    if allow == AllowConfig::default() {
+        problems.add(
+            &field.path,
+            "lists nobody: add users, groups, emails or emailDomains (or remove allow)",
+        );
+    }
+    allow
+}

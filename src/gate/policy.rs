@@ -1,0 +1,227 @@
+//! Routes and who may reach them (`stagepass.routes`): the longest matching
+//! prefix of the normalised path decides whether sign-in is needed, which
+//! upstream serves the request, and which people are allowed.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+
+use super::client_error;
+use crate::config::{AllowConfig, StagepassConfig};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::proxy::Forwarder;
+use crate::session::Session;
+
+pub(super) struct Route {
+    pub path: String,
+    pub public: bool,
+    pub allow: Option<AllowConfig>,
+    /// This route's own upstream; the default one when `None`.
+    pub forwarder: Option<Forwarder>,
+}
+
+pub(super) struct RouteTable {
+    /// Longest path first, so the first match is the longest prefix.
+    routes: Vec<Route>,
+}
+
+/// Who is asking, as the rules see them.
+pub(super) struct Person<'a> {
+    /// The catalog User ref, or the IdP subject without a catalog.
+    pub user: &'a str,
+    /// Ownership refs from the catalog, or the IdP's groups without one.
+    pub groups: &'a [String],
+    pub email: Option<&'a str>,
+}
+
+impl RouteTable {
+    pub fn new(config: &StagepassConfig, metrics: &Arc<Metrics>) -> Self {
+        let mut routes: Vec<Route> = config
+            .routes
+            .iter()
+            .map(|route| Route {
+                path: route.path.clone(),
+                public: route.public,
+                allow: route.allow.clone(),
+                forwarder: route
+                    .upstream
+                    .as_ref()
+                    .map(|url| Forwarder::to(config, url, Arc::clone(metrics))),
+            })
+            .collect();
+        routes.sort_by_key(|route| std::cmp::Reverse(route.path.len()));
+        RouteTable { routes }
+    }
+
+    /// The route for a normalised path, matched segment by segment.
+    pub fn find(&self, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|route| covers(&route.path, path))
+    }
+}
+
+fn covers(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl Person<'_> {
+    /// Without a catalog: the session's subject and IdP groups.
+    pub fn from_session(session: &Session) -> Person<'_> {
+        Person {
+            user: &session.subject,
+            groups: &session.groups,
+            email: session.email.as_deref(),
+        }
+    }
+}
+
+/// `Ok` when any one rule of `allow` matches `person`; otherwise the 403
+/// that names the route and what it asks for.
+pub(super) fn check(route: &Route, allow: &AllowConfig, person: &Person<'_>) -> Result<(), Error> {
+    let email = person.email.map(str::to_ascii_lowercase);
+    let domain = email
+        .as_deref()
+        .and_then(|e| e.split_once('@'))
+        .filter(|(_, domain)| !domain.contains('@'))
+        .map(|(_, domain)| domain);
+    let allowed = allow.users.iter().any(|u| u == person.user)
+        || allow.groups.iter().any(|g| person.groups.contains(g))
+        || email
+            .as_deref()
+            .is_some_and(|e| allow.emails.iter().any(|a| a == e))
+        || domain.is_some_and(|d| allow.email_domains.iter().any(|a| a == d));
+    if allowed {
+        return Ok(());
+    }
+    Err(client_error(
+        StatusCode::FORBIDDEN,
+        "route_forbidden",
+        format!(
+            "You are signed in, but {} is only for {}.",
+            route.path,
+            requirement(allow)
+        ),
+    )
+    .with_detail(format_args!(
+        "{} refused on route {}",
+        person.user, route.path
+    )))
+}
+
+fn requirement(allow: &AllowConfig) -> String {
+    let mut parts = Vec::new();
+    let mut add = |what: &str, items: &[String]| {
+        if !items.is_empty() {
+            parts.push(format!("{what} {}", items.join(", ")));
+        }
+    };
+    add("the users", &allow.users);
+    add("members of", &allow.groups);
+    add("the addresses", &allow.emails);
+    add("addresses at", &allow.email_domains);
+    parts.join("; or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_whole_segments_only() {
+        assert!(covers("/admin", "/admin"));
+        assert!(covers("/admin", "/admin/users"));
+        assert!(!covers("/admin", "/administrator"));
+        assert!(!covers("/admin", "/ADMIN"));
+        assert!(covers("/", "/anything"));
+    }
+
+    fn allow() -> AllowConfig {
+        AllowConfig {
+            users: vec!["user:default/root".into()],
+            groups: vec!["group:default/platform".into()],
+            emails: vec!["boss@example.com".into()],
+            email_domains: vec!["ops.example.com".into()],
+        }
+    }
+
+    fn route() -> Route {
+        Route {
+            path: "/admin".into(),
+            public: false,
+            allow: Some(allow()),
+            forwarder: None,
+        }
+    }
+
+    fn person<'a>(user: &'a str, groups: &'a [String], email: Option<&'a str>) -> Person<'a> {
+        Person {
+            user,
+            groups,
+            email,
+        }
+    }
+
+    #[test]
+    fn any_one_rule_allows() {
+        let platform = vec!["group:default/platform".to_owned()];
+        let none: Vec<String> = vec![];
+        assert!(
+            check(
+                &route(),
+                &allow(),
+                &person("user:default/root", &none, None)
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                &route(),
+                &allow(),
+                &person("user:default/x", &platform, None)
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                &route(),
+                &allow(),
+                &person("x", &none, Some("BOSS@example.com"))
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                &route(),
+                &allow(),
+                &person("x", &none, Some("a@ops.example.com"))
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn near_misses_are_refused_with_the_route_and_the_rule() {
+        let none: Vec<String> = vec![];
+        for email in [
+            "a@evil-ops.example.com",
+            "a@ops.example.com.evil",
+            "a@x@ops.example.com",
+        ] {
+            assert!(
+                check(&route(), &allow(), &person("x", &none, Some(email))).is_err(),
+                "{email}"
+            );
+        }
+        let err = check(&route(), &allow(), &person("x", &none, None)).unwrap_err();
+        assert_eq!(err.status, StatusCode::FORBIDDEN);
+        assert!(err.public.contains("/admin is only for"), "{}", err.public);
+        assert!(
+            err.public.contains("members of group:default/platform"),
+            "{}",
+            err.public
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! `stagepass.routes`: public paths, per-route upstreams and allow rules,
+//! decided on the normalised path, end to end with the real OpenID Provider.
+
+mod support;
+
+use bytes::Bytes;
+use stagepass::config::{AllowConfig, CatalogConfig, CatalogSource, Config, RouteConfig};
+use support::agent::{Agent, location};
+use support::world::{OP_HOST, World, WorldOptions, world_with};
+use support::*;
+
+const CATALOG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/backstage/catalog.yaml"
+);
+
+fn route(path: &str) -> RouteConfig {
+    RouteConfig {
+        path: path.into(),
+        upstream: None,
+        public: false,
+        allow: None,
+    }
+}
+
+fn team_a_only(groups: &[&str]) -> Option<AllowConfig> {
+    Some(AllowConfig {
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..AllowConfig::default()
+    })
+}
+
+async fn with_routes(catalog: bool, routes: Vec<RouteConfig>) -> World {
+    world_with(WorldOptions::default(), move |cfg: &mut Config| {
+        if catalog {
+            cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+            cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        }
+        cfg.stagepass.routes = routes;
+    })
+    .await
+}
+
+async fn status(agent: &mut Agent, w: &World, path: &str) -> u16 {
+    let url = format!("{}{}", w.public_url.as_str().trim_end_matches('/'), path);
+    agent
+        .request(
+            "GET",
+            &url.parse().unwrap(),
+            &[("accept", "application/json")],
+            Bytes::new(),
+        )
+        .await
+        .status
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_group_rule_admits_members_and_refuses_others_on_the_normalised_path() {
+    let admin = RouteConfig {
+        allow: team_a_only(&["group:default/team-a"]),
+        ..route("/admin")
+    };
+    let w = with_routes(true, vec![admin]).await;
+    let mut alice = Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await;
+    let mut bob = Agent::new();
+    w.sign_in(&mut bob, "/", "bob").await;
+    assert_eq!(status(&mut alice, &w, "/admin/users").await, 200);
+    let seen = w.up.controls.count();
+    // Sent raw (a URL library would resolve the dots before sending).
+    let cookie = format!(
+        "stagepass={}",
+        bob.cookie(support::world::SP_HOST, "stagepass").unwrap()
+    );
+    for sneaky in [
+        "/admin",
+        "/admin/x",
+        "/public/../admin",
+        "/public/%2e%2e/admin/x",
+        "//admin",
+        "/%61dmin",
+    ] {
+        let req = anonymous("GET", &format!("http://{}{sneaky}", w.sp.public))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .body(Default::default())
+            .unwrap();
+        let reply = send(&client(), req).await;
+        assert_eq!(reply.status, 403, "{sneaky}");
+        assert_eq!(reply.json()["error"]["name"], "route_forbidden", "{sneaky}");
+    }
+    assert_eq!(
+        w.up.controls.count(),
+        seen,
+        "nothing of bob's reached the app"
+    );
+    // Segment-wise: /administrator is another path; case matters.
+    assert_eq!(status(&mut bob, &w, "/administrator").await, 200);
+    assert_eq!(status(&mut bob, &w, "/ADMIN").await, 200);
+    let page = bob.get(&w.url("/admin")).await;
+    assert_eq!(page.status, 403);
+    let text = page.text();
+    assert!(
+        text.contains("/admin is only for members of group:default/team-a"),
+        "{text}"
+    );
+    assert!(
+        bob.cookie(support::world::SP_HOST, "stagepass").is_some(),
+        "a route refusal keeps the session"
+    );
+}
+
+#[tokio::test]
+async fn without_a_catalog_the_idps_groups_decide() {
+    let ops = RouteConfig {
+        allow: team_a_only(&["team-a"]),
+        ..route("/ops")
+    };
+    let w = with_routes(false, vec![ops]).await;
+    let mut alice = Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await; // the test IdP gives groups: [team-a]
+    assert_eq!(status(&mut alice, &w, "/ops").await, 200);
+}
+
+#[tokio::test]
+async fn a_public_route_needs_no_session_and_still_strips_identity_headers() {
+    let health = RouteConfig {
+        public: true,
+        ..route("/health")
+    };
+    let w = with_routes(false, vec![health]).await;
+    let mut stranger = Agent::new();
+    let reply = stranger
+        .request(
+            "GET",
+            &w.url("/health/live"),
+            &[
+                ("x-forwarded-user", "admin"),
+                ("authorization", "Bearer forged"),
+            ],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let seen = w.up.controls.last();
+    assert_eq!(seen.header("x-forwarded-user"), None);
+    assert_eq!(
+        seen.header("authorization"),
+        Some("Bearer forged"),
+        "not stagepass's header here"
+    );
+    // Next to it, everything else still needs sign-in.
+    let first = stranger.get(&w.url("/healthz")).await;
+    assert_eq!(
+        location(&w.url("/"), &first.headers).unwrap().host_str(),
+        Some(OP_HOST)
+    );
+}
+
+#[tokio::test]
+async fn a_route_can_send_its_requests_to_another_upstream() {
+    let other = upstream::start().await;
+    let app_b = RouteConfig {
+        upstream: Some(other.url()),
+        ..route("/app-b")
+    };
+    let w = with_routes(false, vec![app_b]).await;
+    let mut alice = Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await;
+    assert_eq!(status(&mut alice, &w, "/app-b/page").await, 200);
+    assert_eq!(other.controls.last().uri, "/app-b/page");
+    assert_eq!(
+        other.controls.last().header("x-forwarded-user"),
+        Some("alice")
+    );
+    let before = other.controls.count();
+    assert_eq!(status(&mut alice, &w, "/app-c").await, 200);
+    assert_eq!(
+        other.controls.count(),
+        before,
+        "other paths go to the default upstream"
+    );
+}
