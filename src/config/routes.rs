@@ -62,9 +62,13 @@ fn route(item: &Field, problems: &mut Problems) -> Option<RouteConfig> {
     item.map(problems)?;
     item.reject_unknown_keys(problems, ROUTE_KEYS);
     let path = item.child("path").required(problems, route_path);
-    let upstream = item
-        .child("upstream")
-        .optional(problems, None, |f| parse::upstream_url(f).map(Some));
+    let upstream = item.child("upstream").optional(problems, None, |f| {
+        let url = parse::upstream_url(f)?;
+        if url.as_str() == super::WHOAMI_UPSTREAM {
+            return Err("builtin:whoami can only be stagepass.upstream".to_owned());
+        }
+        Ok(Some(url))
+    });
     let public = super::backstage::flag(&item.child("public"), false, problems);
     let allow_field = item.child("allow");
     let allow = allow_field.is_set().then(|| allow(&allow_field, problems));

@@ -23,7 +23,7 @@ fn routes_are_read_with_their_rules() {
 #[test]
 fn every_mistake_is_named_with_its_path() {
     let errors = problems_over(
-        "stagepass:\n  routes:\n    - {path: /admin/, alow: {}}\n    - {path: /a/../b}\n    - {path: /x, public: true, allow: {users: [u]}}\n    - {path: /y, allow: {}}\n    - {path: /x}\n    - {path: '/%61'}\n",
+        "stagepass:\n  routes:\n    - {path: /admin/, alow: {}}\n    - {path: /a/../b}\n    - {path: /x, public: true, allow: {users: [u]}}\n    - {path: /y, allow: {}}\n    - {path: /x}\n    - {path: '/%61'}\n    - {path: /w, upstream: 'builtin:whoami'}\n",
     );
     assert_eq!(
         errors,
@@ -35,6 +35,7 @@ fn every_mistake_is_named_with_its_path() {
             "stagepass.routes[3].allow: lists nobody: add users, groups, emails or emailDomains (or remove allow)",
             "stagepass.routes[4].path: /x is already a route: only the first would ever match",
             "stagepass.routes[5].path: must be a plain path prefix such as /admin (no trailing /, no . or .. segments, no escapes), got \"/%61\"",
+            "stagepass.routes[6].upstream: builtin:whoami can only be stagepass.upstream",
         ]
     );
 }
