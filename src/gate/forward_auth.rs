@@ -15,6 +15,7 @@ use http::{Request, Response, StatusCode};
 
 use super::headers::PersonField;
 use super::protect::Refused;
+use super::signin::encode;
 use super::{Gate, client_error, request_id};
 use crate::body::Body;
 use crate::error::Error;
@@ -58,37 +59,20 @@ impl Gate {
                 // after; the sign-in link then brings them back to it.
                 let original = hygiene::forwarded_request_url(req.headers(), peer);
                 let target = self.redirects.resolve(original.as_deref());
-                let sign_in = self
-                    .redirects
-                    .root()
-                    .join(&format!("/.stagepass/start?rd={}", encode(target.as_str())))
-                    .map(|u| u.to_string())
-                    .unwrap_or_default();
-                let challenge = format!("Cookie realm=\"stagepass\", sign_in=\"{sign_in}\"");
-                let mut err = client_error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "Sign-in required.",
-                )
-                .with_sign_in(sign_in.clone());
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    err = err.with_header(header::WWW_AUTHENTICATE, value);
-                }
+                let start = format!("/.stagepass/start?rd={}", encode(target.as_str()));
+                let err = self.sign_in_error(&start, clear);
                 // For the proxy to redirect to: nginx `error_page 401 =302
                 // $sign_in`, Caddy `redir {rp.header.X-Stagepass-Sign-In}`.
-                if let Ok(value) = HeaderValue::from_str(&sign_in) {
-                    err = err.with_header(SIGN_IN_HEADER, value);
-                }
-                for cookie in clear {
-                    err = err.with_header(header::SET_COOKIE, cookie);
-                }
-                Err(err)
+                let sign_in = err
+                    .sign_in_url
+                    .as_deref()
+                    .and_then(|url| HeaderValue::from_str(url).ok());
+                Err(match sign_in {
+                    Some(value) => err.with_header(SIGN_IN_HEADER, value),
+                    None => err,
+                })
             }
             Err(Refused::Failed(err)) => Err(err),
         }
     }
-}
-
-fn encode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -116,15 +116,14 @@ impl Gate {
         })
     }
 
-    /// Runs one request through the pipeline.
+    /// Runs one request through the pipeline. Its path must already be
+    /// normalised ([`normalize_path`]): the server does that first, before
+    /// anything (routes, metrics, links on pages) reads it.
     pub async fn handle(
         &self,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        // Before any decision: the path every later phase (and the app)
-        // sees is the normalised one.
-        normalize_path(req.uri_mut())?;
         match self.routes.classify(req.uri().path()) {
             Route::Jwks => self.jwks(),
             Route::Start => self.start(&req).await,
@@ -165,9 +164,8 @@ impl Gate {
 }
 
 /// Rewrites the request target's path to its normalised form
-/// ([`crate::proxy::path`]), keeping the query byte for byte. The server
-/// calls it first thing; [`Gate::handle`] again, so the gate never decides
-/// on a path it did not see normalised (the second call changes nothing).
+/// ([`crate::proxy::path`]), keeping the query byte for byte. Every
+/// decision, and the app, then see the same path.
 pub fn normalize_path(uri: &mut http::Uri) -> Result<(), Error> {
     let normal = crate::proxy::path::normalize(uri.path()).map_err(|bad| {
         Error::bad_request(

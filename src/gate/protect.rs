@@ -297,10 +297,17 @@ impl Gate {
             }
             return self.begin_sign_in(req.headers(), return_to.as_str(), clear, None);
         }
+        Err(self.sign_in_error(&self.routes.start_path(), clear))
+    }
+
+    /// The 401 for a request without a session that is not redirected: the
+    /// sign-in URL (`path` on the public origin) in `WWW-Authenticate`, in
+    /// JSON's `signInUrl` and on the page, and deletions for stale cookies.
+    pub(super) fn sign_in_error(&self, path: &str, clear: Vec<HeaderValue>) -> Error {
         let sign_in = self
             .redirects
             .root()
-            .join(&self.routes.start_path())
+            .join(path)
             .map(|u| u.to_string())
             .unwrap_or_default();
         let challenge = format!("Cookie realm=\"stagepass\", sign_in=\"{sign_in}\"");
@@ -318,7 +325,7 @@ impl Gate {
         for cookie in clear {
             err = err.with_header(header::SET_COOKIE, cookie);
         }
-        Err(err)
+        err
     }
 
     /// The host the browser used: a trusted proxy's `X-Forwarded-Host`, else

@@ -270,6 +270,7 @@ pub(super) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-fn encode(text: &str) -> String {
+/// `text` as one `application/x-www-form-urlencoded` value.
+pub(super) fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

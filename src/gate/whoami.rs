@@ -29,15 +29,15 @@ impl Gate {
     ) -> Result<Response<Body>, Error> {
         let browser = crate::html::wants_html(req.headers());
         let id = request_id(&req).map(str::to_owned);
-        let identity: Vec<HeaderName> = admitted
-            .upstream()
+        let inject = admitted.upstream();
+        let identity: Vec<HeaderName> = inject
             .headers
-            .into_iter()
-            .map(|(name, _)| name)
+            .iter()
+            .map(|(name, _)| name.clone())
             .collect();
         let (mut parts, _body) = req.into_parts();
         self.forwarder
-            .prepare_head(&mut parts, peer, &self.owned_headers, admitted.upstream())?;
+            .prepare_head(&mut parts, peer, &self.owned_headers, inject)?;
         let shown = shown_headers(&parts.headers, &identity);
         let mut response = match browser {
             true => page_response(&Page {

@@ -25,13 +25,14 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, peer: Peer) -> Respon
     // callback, sign-out), which log more, run in a span that carries it.
     // Not a span per proxied request: that costs about 11 µs of CPU each
     // (measured with bench/load.sh), a sixth of the whole request.
-    let mut response = if app.gate.is_auth_route(req.uri().path()) {
+    let auth_route = app.gate.is_auth_route(req.uri().path());
+    let mut response = if auth_route {
         let span = tracing::info_span!("request", id = id.as_str());
-        serve(app, req, peer, &id, normalized)
+        serve(app, req, peer, &id, normalized, auth_route)
             .instrument(span)
             .await
     } else {
-        serve(app, req, peer, &id, normalized).await
+        serve(app, req, peer, &id, normalized, auth_route).await
     };
     if !response.headers().contains_key(request_id::HEADER) {
         response
@@ -47,13 +48,13 @@ async fn serve(
     peer: Peer,
     id: &RequestId,
     normalized: Result<(), Error>,
+    auth_route: bool,
 ) -> Response<Body> {
     let started = Instant::now();
     let html = respond::wants_html(req.headers());
     let method = req.method().clone();
     // The path only: the query may carry authorization codes or tokens.
     let path = req.uri().path().to_owned();
-    let auth_route = app.gate.is_auth_route(&path);
     // "Try again" on a 5xx page reloads what the browser asked for; never
     // for stagepass's own routes (a callback's code is single-use).
     let retry = (method == http::Method::GET && !auth_route)
