@@ -11,11 +11,6 @@ use support::*;
 use tokio::net::TcpListener;
 use url::Url;
 
-const CATALOG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/support/backstage/catalog.yaml"
-);
-
 #[tokio::test]
 async fn a_browser_on_another_host_name_is_moved_to_the_public_one_once() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -102,7 +97,7 @@ async fn the_request_id_reaches_the_app_and_a_forged_one_does_not() {
 #[tokio::test]
 async fn a_trusted_proxys_request_id_is_kept_end_to_end() {
     let w = world_with(WorldOptions::default(), |cfg| {
-        cfg.stagepass.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        trust_loopback(cfg);
     })
     .await;
     let mut agent = Agent::new();
@@ -121,8 +116,7 @@ async fn a_trusted_proxys_request_id_is_kept_end_to_end() {
 #[tokio::test]
 async fn no_access_ends_the_session_and_offers_another_account_or_sign_out() {
     let w = world_with(WorldOptions::default(), |cfg| {
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        use_test_catalog(cfg);
     })
     .await;
     let mut agent = Agent::new();
@@ -155,8 +149,7 @@ async fn no_access_ends_the_session_and_offers_another_account_or_sign_out() {
 async fn the_builtin_whoami_app_shows_what_an_app_would_receive_but_no_token() {
     let w = world_with(WorldOptions::default(), |cfg| {
         cfg.stagepass.upstream = stagepass::config::WHOAMI_UPSTREAM.parse().unwrap();
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        use_test_catalog(cfg);
     })
     .await;
     let mut agent = Agent::new();
@@ -212,7 +205,7 @@ fn regex_free_jwt_search(text: &str) -> bool {
 async fn someone_the_catalog_drops_loses_the_session_and_can_switch_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog.yaml");
-    let people = std::fs::read_to_string(CATALOG).unwrap();
+    let people = std::fs::read_to_string(support::backstage::CATALOG).unwrap();
     std::fs::write(&catalog, &people).unwrap();
     let path = catalog.clone();
     let w = world_with(WorldOptions::default(), move |cfg| {

@@ -5,17 +5,11 @@
 
 mod support;
 
-use stagepass::config::{CatalogConfig, CatalogSource};
 use support::agent::{Agent, location};
 use support::peers::{self, Peer};
 use support::world::{World, WorldOptions, world_with};
 use support::*;
 use url::Url;
-
-const CATALOG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/support/backstage/catalog.yaml"
-);
 
 /// stagepass behind a proxy at `port`: that is where browsers reach it, the
 /// callback lives under the reserved `/.stagepass/` prefix, and the proxy
@@ -28,9 +22,8 @@ async fn behind_proxy(port: u16, options: WorldOptions) -> World {
         ..options
     };
     world_with(options, |cfg| {
-        cfg.stagepass.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        trust_loopback(cfg);
+        use_test_catalog(cfg);
     })
     .await
 }
@@ -151,7 +144,7 @@ fn assert_identity_reached_upstream(w: &World) {
 
 #[tokio::test]
 async fn nginx_auth_request_signs_a_browser_in_and_hands_the_identity_upstream() {
-    let port = peers::free_port();
+    let port = free_port();
     let options = WorldOptions {
         // Every request is due for refresh: its new cookie must come back
         // through nginx.
@@ -178,7 +171,7 @@ async fn nginx_auth_request_signs_a_browser_in_and_hands_the_identity_upstream()
 
 #[tokio::test]
 async fn caddy_forward_auth_signs_a_browser_in_and_hands_the_identity_upstream() {
-    let port = peers::free_port();
+    let port = free_port();
     let w = behind_proxy(port, WorldOptions::default()).await;
     let caddy = peers::caddy(port, &caddy_site(port, &w)).await;
     let mut agent = Agent::new();
@@ -219,7 +212,7 @@ async fn only_trusted_proxies_get_an_answer_so_page_scripts_cannot_read_tokens()
 #[tokio::test]
 async fn a_trusted_proxy_cannot_send_sign_in_to_another_origin() {
     let w = world_with(WorldOptions::default(), |cfg| {
-        cfg.stagepass.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        trust_loopback(cfg);
     })
     .await;
     let ask = |host: &'static str| {
@@ -255,7 +248,7 @@ async fn a_trusted_proxy_cannot_send_sign_in_to_another_origin() {
 #[tokio::test]
 async fn a_signed_in_answer_carries_the_person_and_no_body() {
     let w = world_with(WorldOptions::default(), |cfg| {
-        cfg.stagepass.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        trust_loopback(cfg);
     })
     .await;
     let mut agent = Agent::new();

@@ -5,16 +5,12 @@
 mod support;
 
 use bytes::Bytes;
-use stagepass::config::{CatalogConfig, CatalogSource, Config, GroupsSource, UserValue};
+use stagepass::config::{Config, GroupsSource, UserValue};
 use support::agent::Agent;
 use support::upstream::Seen;
 use support::world::{World, WorldOptions, world_with};
 use support::*;
 
-const CATALOG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/support/backstage/catalog.yaml"
-);
 const OPAQUE_SUB: &str = "00u7f3kq2ZrX9d4";
 
 async fn signed_in(tweak: impl FnOnce(&mut Config)) -> (World, Agent) {
@@ -44,11 +40,6 @@ async fn call(w: &World, agent: &mut Agent) -> Seen {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     w.up.controls.last()
-}
-
-fn with_catalog(cfg: &mut Config) {
-    cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-    cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
 }
 
 #[tokio::test]
@@ -83,7 +74,7 @@ async fn the_user_header_can_carry_a_name_apps_can_match() {
 #[tokio::test]
 async fn catalog_mode_names_the_entity_and_its_ownership_groups() {
     let (w, mut agent) = signed_in(|cfg| {
-        with_catalog(cfg);
+        use_test_catalog(cfg);
         cfg.stagepass.headers.user = UserValue::Entity;
         cfg.stagepass.headers.groups = GroupsSource::Catalog;
     })

@@ -16,8 +16,7 @@ const CATALOG: &str = concat!(
 
 async fn catalog_world() -> World {
     world_with(WorldOptions::default(), |cfg| {
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        use_test_catalog(cfg);
     })
     .await
 }
@@ -173,8 +172,7 @@ async fn refresh_profile_takes_what_the_idp_left_out_from_the_catalog_and_never_
         ..WorldOptions::default()
     };
     let w = world_with(options, |cfg| {
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        use_test_catalog(cfg);
     })
     .await;
     let mut agent = Agent::new();

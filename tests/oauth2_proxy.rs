@@ -16,6 +16,14 @@ use support::world::{World, WorldOptions, world_with};
 /// Real IdPs give an opaque `sub`; the catalog knows alice by name and email.
 const OPAQUE_SUB: &str = "00u7f3kq2ZrX9d4";
 
+/// The real backend, permissions on, with the oauth2Proxy provider signing
+/// people in through `resolver`. The key files must live as long as it.
+async fn backend_with_resolver(resolver: &str) -> (backstage::KeyFiles, Backstage) {
+    let keys = backstage::key_files();
+    let bs = backstage::start_with(&keys, true, &["--oauth2-proxy-resolver", resolver]).await;
+    (keys, bs)
+}
+
 async fn in_front_of(bs: &Backstage, tweak: impl FnOnce(&mut Config)) -> World {
     let options = WorldOptions {
         accounts: json!({"alice": {"sub": OPAQUE_SUB}}),
@@ -78,16 +86,7 @@ async fn alice_uses_backstage_with_its_own_token(w: &World) {
 
 #[tokio::test]
 async fn the_oauth2_proxy_provider_matches_the_forwarded_user_by_entity_name() {
-    let keys = backstage::key_files();
-    let bs = backstage::start_with(
-        &keys,
-        true,
-        &[
-            "--oauth2-proxy-resolver",
-            "forwardedUserMatchingUserEntityName",
-        ],
-    )
-    .await;
+    let (_keys, bs) = backend_with_resolver("forwardedUserMatchingUserEntityName").await;
     let w = in_front_of(&bs, |cfg| {
         cfg.stagepass.headers.user = UserValue::PreferredUsername;
     })
@@ -97,16 +96,7 @@ async fn the_oauth2_proxy_provider_matches_the_forwarded_user_by_entity_name() {
 
 #[tokio::test]
 async fn the_oauth2_proxy_provider_matches_the_forwarded_email() {
-    let keys = backstage::key_files();
-    let bs = backstage::start_with(
-        &keys,
-        true,
-        &[
-            "--oauth2-proxy-resolver",
-            "emailMatchingUserEntityProfileEmail",
-        ],
-    )
-    .await;
+    let (_keys, bs) = backend_with_resolver("emailMatchingUserEntityProfileEmail").await;
     // Default headers: X-Forwarded-User is the opaque sub, the email matches.
     let w = in_front_of(&bs, |_| {}).await;
     alice_uses_backstage_with_its_own_token(&w).await;
@@ -114,16 +104,7 @@ async fn the_oauth2_proxy_provider_matches_the_forwarded_email() {
 
 #[tokio::test]
 async fn without_a_session_nothing_reaches_the_provider() {
-    let keys = backstage::key_files();
-    let bs = backstage::start_with(
-        &keys,
-        true,
-        &[
-            "--oauth2-proxy-resolver",
-            "forwardedUserMatchingUserEntityName",
-        ],
-    )
-    .await;
+    let (_keys, bs) = backend_with_resolver("forwardedUserMatchingUserEntityName").await;
     let w = in_front_of(&bs, |_| {}).await;
     let mut stranger = Agent::new();
     let (status, body) = refresh(

@@ -5,23 +5,18 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use serde_json::Value;
-use stagepass::config::{CatalogConfig, CatalogSource};
 use support::agent::Agent;
 use support::world::{WorldOptions, world_with};
 use support::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const CATALOG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/support/backstage/catalog.yaml"
-);
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn require_browser() {
@@ -30,13 +25,6 @@ fn require_browser() {
         Path::new("/usr/bin/chromium").exists(),
         "Debian chromium is missing: run .ci/test (or .ci/install-prerequisites)"
     );
-}
-
-fn screenshots(name: &str) -> PathBuf {
-    let dir = Path::new(ROOT).join("target/screenshots").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Runs `pages.mjs` and returns its JSON report.
@@ -116,7 +104,7 @@ async fn the_readme_quickstart_signs_in_through_the_builtin_page_in_chromium() {
     .unwrap_or(false);
     assert!(announced, "`{command}` never said where to open");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let out = screenshots("quickstart");
+    let out = screenshots_dir("quickstart");
     let report = look(&[
         "quickstart",
         "--url",
@@ -162,8 +150,7 @@ async fn every_page_reads_well_at_desktop_and_phone_width() {
     };
 
     let w = world_with(WorldOptions::default(), |cfg| {
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        use_test_catalog(cfg);
         cfg.stagepass.timeouts.response_headers = Duration::from_millis(300);
     })
     .await;
@@ -208,8 +195,7 @@ async fn every_page_reads_well_at_desktop_and_phone_width() {
 
     let whoami = world_with(WorldOptions::default(), |cfg| {
         cfg.stagepass.upstream = stagepass::config::WHOAMI_UPSTREAM.parse().unwrap();
-        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-        cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+        use_test_catalog(cfg);
     })
     .await;
     let mut agent = Agent::new();
@@ -251,7 +237,7 @@ async fn every_page_reads_well_at_desktop_and_phone_width() {
         .unwrap();
     save("idp-down-503", send(&client(), req).await.text());
 
-    let out = screenshots("pages");
+    let out = screenshots_dir("pages");
     let report = look(&[
         "gallery",
         "--dir",

@@ -4,15 +4,10 @@
 mod support;
 
 use bytes::Bytes;
-use stagepass::config::{AllowConfig, CatalogConfig, CatalogSource, Config, RouteConfig};
+use stagepass::config::{AllowConfig, Config, RouteConfig};
 use support::agent::{Agent, location};
 use support::world::{OP_HOST, World, WorldOptions, world_with};
 use support::*;
-
-const CATALOG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/support/backstage/catalog.yaml"
-);
 
 fn route(path: &str) -> RouteConfig {
     RouteConfig {
@@ -33,8 +28,7 @@ fn team_a_only(groups: &[&str]) -> Option<AllowConfig> {
 async fn with_routes(catalog: bool, routes: Vec<RouteConfig>) -> World {
     world_with(WorldOptions::default(), move |cfg: &mut Config| {
         if catalog {
-            cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
-            cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+            use_test_catalog(cfg);
         }
         cfg.stagepass.routes = routes;
     })

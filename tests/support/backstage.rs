@@ -75,11 +75,7 @@ pub async fn start_with(keys: &KeyFiles, permissions: bool, extra: &[&str]) -> B
     super::op::require_installed("tests/support/backstage");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // Backstage cannot listen on port 0; a port just released is free enough.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = super::free_port();
     let mut child = Command::new("node")
         .arg(root.join("tests/support/backstage/backend.js"))
         .args(["--port", &port.to_string()])

@@ -71,7 +71,7 @@ pub async fn drive(url: &Url, mode: &str, login: &str, name: &str) -> Value {
         Path::new("/usr/bin/chromium").exists(),
         "Debian chromium is missing: run .ci/install-prerequisites"
     );
-    let shots = screenshots_dir(name);
+    let shots = super::screenshots_dir(name);
     let out = Command::new("node")
         .arg(fixture("drive.mjs"))
         .args(["--url", url.as_str(), "--mode", mode, "--login", login])
@@ -98,13 +98,4 @@ fn fixture(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/support/frontend")
         .join(file)
-}
-
-fn screenshots_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/screenshots")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

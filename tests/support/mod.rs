@@ -256,6 +256,41 @@ pub fn session_cookie(session: &stagepass::session::Session) -> String {
         .join("; ")
 }
 
+/// People resolved against the test catalog file (alice in team-a, bob in
+/// team-b) with Backstage's email resolver.
+pub fn use_test_catalog(cfg: &mut Config) {
+    cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(
+        backstage::CATALOG.into(),
+    )));
+    cfg.auth.providers.get_mut("test").unwrap().resolvers = email_resolver();
+}
+
+/// Loopback peers (the test proxies, and the test client) may describe the
+/// original request in forwarding headers.
+pub fn trust_loopback(cfg: &mut Config) {
+    cfg.stagepass.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+}
+
+/// A port nothing listens on right now, for a process that must be told its
+/// address before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `target/screenshots/<name>/`, emptied.
+pub fn screenshots_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/screenshots")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// `signIn.resolvers: [{resolver: emailMatchingUserEntityProfileEmail}]`
 pub fn email_resolver() -> Vec<ResolverConfig> {
     vec![ResolverConfig {

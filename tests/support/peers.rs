@@ -30,16 +30,6 @@ impl Drop for Peer {
     }
 }
 
-/// A port nothing listens on right now, for a peer that must be configured
-/// with its own address before it starts (its redirects name it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn require(binary: &str) {
     let found = std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(binary).is_file()));
