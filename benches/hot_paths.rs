@@ -20,6 +20,7 @@ fn session() -> Session {
         refresh_token: Some("r".repeat(200)),
         id_token: Some("i".repeat(900)),
         issued_at: 0,
+        claims: Default::default(),
         access_token: None,
     }
 }

@@ -87,6 +87,7 @@ fn session(now: u64) -> Session {
             "s".repeat(342)
         )),
         issued_at: now,
+        claims: Default::default(),
         access_token: None,
     }
 }

@@ -49,6 +49,7 @@ fn main() {
             "s".repeat(342)
         )),
         issued_at: now,
+        claims: Default::default(),
         access_token: None,
     };
     let keys = SessionKeys::from_secrets(&config.auth.session_secrets, &config.session_binding())

@@ -130,3 +130,88 @@ async fn an_email_carrying_catalog_filter_syntax_signs_nobody_in() {
     assert_eq!(refused.status, 403, "{}", refused.text());
     assert!(agent.cookie(SP_HOST, "stagepass").is_none());
 }
+
+/// API clients in front of a real Backstage: a CLI holding the token the
+/// frontend got from `/refresh` reads the catalog as that person, without a
+/// cookie; a route with `bearer: passthrough` hands Backstage its own
+/// `externalAccess` static token, which Backstage checks itself.
+#[tokio::test]
+async fn api_clients_reach_backstage_with_a_minted_or_a_static_token() {
+    use stagepass::config::{RouteBearer, RouteConfig};
+    let keys = backstage::key_files();
+    let bs = backstage::start(&keys, true).await;
+    let upstream = bs.base_url.clone();
+    let w = world_with(WorldOptions::default(), |cfg| {
+        cfg.stagepass.upstream = upstream;
+        bs.serve_identities_to(cfg, &keys);
+        cfg.stagepass.routes = vec![RouteConfig {
+            path: "/api/catalog/entity-facets".into(),
+            upstream: None,
+            public: false,
+            allow: None,
+            headers: None,
+            assertion_audience: None,
+            bearer: RouteBearer::Passthrough,
+        }];
+    })
+    .await;
+    let mut agent = Agent::new();
+    w.sign_in(&mut agent, "/", "alice").await;
+    let refresh = agent.xhr_get(&w.url("/api/auth/test/refresh")).await;
+    let token = refresh.json()["backstageIdentity"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = |path: &str, token: &str| {
+        anonymous("POST", w.url(path).as_str())
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "application/json")
+            .header("content-type", "application/json")
+    };
+    let who = bearer(
+        "/api/auth/.backstage/actions/v1/actions/auth:who-am-i/invoke",
+        &token,
+    )
+    .body(http_body_util::Full::from("{}"))
+    .unwrap();
+    let who = send(&client(), who).await;
+    assert_eq!(who.status, 200, "{}", who.text());
+    assert_eq!(
+        who.json()["output"]["userInfo"]["userEntityRef"],
+        "user:default/alice"
+    );
+
+    let facets = |token: &str| {
+        anonymous(
+            "GET",
+            w.url("/api/catalog/entity-facets?facet=kind").as_str(),
+        )
+        .header("authorization", format!("Bearer {token}"))
+        .body(Default::default())
+        .unwrap()
+    };
+    let through = send(&client(), facets(&bs.token)).await;
+    assert_eq!(through.status, 200, "{}", through.text());
+    let wrong = send(&client(), facets("not-the-static-token")).await;
+    assert_eq!(
+        wrong.status,
+        401,
+        "Backstage itself refuses: {}",
+        wrong.text()
+    );
+    assert_eq!(
+        wrong.json()["error"]["name"],
+        "AuthenticationError",
+        "Backstage's answer, not stagepass's"
+    );
+    // Elsewhere, the static token is not a JWT stagepass accepts.
+    let refused = send(
+        &client(),
+        bearer("/api/catalog/entities/by-refs", &bs.token)
+            .body(http_body_util::Full::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.json()["error"]["name"], "invalid_token");
+}

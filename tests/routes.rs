@@ -4,7 +4,7 @@
 mod support;
 
 use bytes::Bytes;
-use stagepass::config::{AllowConfig, Config, RouteConfig};
+use stagepass::config::{AllowConfig, Config, RouteBearer, RouteConfig};
 use support::agent::{Agent, location};
 use support::world::{OP_HOST, World, WorldOptions, world_with};
 use support::*;
@@ -15,6 +15,9 @@ fn route(path: &str) -> RouteConfig {
         upstream: None,
         public: false,
         allow: None,
+        headers: None,
+        assertion_audience: None,
+        bearer: RouteBearer::Verify,
     }
 }
 

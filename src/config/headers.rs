@@ -3,6 +3,7 @@
 //! providers that read them work unchanged.
 
 use super::field::{Field, Problems};
+use super::types::StagepassConfig;
 
 const KEYS: &[&str] = &[
     "user",
@@ -106,5 +107,44 @@ fn groups_source(field: &Field) -> Result<GroupsSource, String> {
         "idp" => Ok(GroupsSource::Idp),
         "catalog" => Ok(GroupsSource::Catalog),
         _ => Err(format!("expected idp or catalog, got {}", field.got())),
+    }
+}
+
+/// Header options that need something else configured, or that would put
+/// two values into one header: for `stagepass.headers` and every route's.
+pub(super) fn check_header_sources(stagepass: &StagepassConfig, problems: &mut Problems) {
+    let routes = stagepass.routes.iter().enumerate();
+    let per_route = routes.filter_map(|(index, route)| {
+        let headers = route.headers.as_ref()?;
+        Some((format!("stagepass.routes[{index}].headers"), headers))
+    });
+    let all =
+        std::iter::once(("stagepass.headers".to_owned(), &stagepass.headers)).chain(per_route);
+    for (path, headers) in all {
+        check_headers(stagepass, &path, headers, problems);
+    }
+}
+
+fn check_headers(
+    stagepass: &StagepassConfig,
+    path: &str,
+    headers: &HeadersConfig,
+    problems: &mut Problems,
+) {
+    if stagepass.catalog.is_none() {
+        let needs = "needs the catalog identity: configure sign-in resolvers and stagepass.catalog";
+        if headers.user == UserValue::Entity {
+            problems.add(&format!("{path}.user"), format!("entity {needs}"));
+        }
+        if headers.groups == GroupsSource::Catalog {
+            problems.add(&format!("{path}.groups"), format!("catalog {needs}"));
+        }
+    }
+    if headers.pass_authorization_header && stagepass.backstage_token_in_authorization() {
+        problems.add(
+            &format!("{path}.passAuthorizationHeader"),
+            "Authorization already carries the Backstage token; set stagepass.backstageToken.enabled \
+             to false or stagepass.backstageToken.header to another header",
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! each with its key path, and no secret value ever appears in a message.
 
 mod backstage;
+mod bearer;
 mod catalog;
 mod duration;
 mod field;
@@ -26,6 +27,7 @@ mod validate;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use bearer::{BearerConfig, RouteBearer};
 pub use catalog::*;
 pub use duration::parse_duration;
 pub use headers::{GroupsSource, HeadersConfig, UserValue};

@@ -5,11 +5,22 @@
 
 use url::Url;
 
+use super::bearer::{RouteBearer, route_bearer};
 use super::field::{Field, Problems};
+use super::headers::HeadersConfig;
 use super::parse;
 
-const ROUTE_KEYS: &[&str] = &["path", "upstream", "public", "allow"];
-const ALLOW_KEYS: &[&str] = &["users", "groups", "emails", "emailDomains"];
+const ROUTE_KEYS: &[&str] = &[
+    "path",
+    "upstream",
+    "public",
+    "allow",
+    "headers",
+    "assertion",
+    "bearer",
+];
+const ALLOW_KEYS: &[&str] = &["users", "groups", "emails", "emailDomains", "claims"];
+const ASSERTION_KEYS: &[&str] = &["audience"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConfig {
@@ -21,6 +32,15 @@ pub struct RouteConfig {
     pub public: bool,
     /// Who may reach it; anyone signed in when `None`.
     pub allow: Option<AllowConfig>,
+    /// This route's identity headers instead of `stagepass.headers`. On a
+    /// public route, asking for them injects the identity of a visitor who
+    /// happens to be signed in.
+    pub headers: Option<HeadersConfig>,
+    /// `assertion.audience`: `aud` of this route's assertions. `None`: the
+    /// route upstream's origin.
+    pub assertion_audience: Option<String>,
+    /// What a client's `Authorization: Bearer` means here.
+    pub bearer: RouteBearer,
 }
 
 /// Any one matching rule allows.
@@ -35,6 +55,18 @@ pub struct AllowConfig {
     pub emails: Vec<String>,
     /// The part after the single `@` of the email, compared without case.
     pub email_domains: Vec<String>,
+    /// Exact claim-value pairs (`department: platform`): the claim equals
+    /// the value, or is a list holding it.
+    pub claims: Vec<(String, String)>,
+}
+
+impl RouteConfig {
+    /// Names of the claims this route's rules read.
+    pub fn claim_names(&self) -> impl Iterator<Item = &str> {
+        self.allow
+            .iter()
+            .flat_map(|allow| allow.claims.iter().map(|(name, _)| name.as_str()))
+    }
 }
 
 pub(super) fn routes(section: &Field, problems: &mut Problems) -> Vec<RouteConfig> {
@@ -78,11 +110,27 @@ fn route(item: &Field, problems: &mut Problems) -> Option<RouteConfig> {
             "a public route lets everyone in; allow rules on it would never be checked",
         );
     }
+    let headers_field = item.child("headers");
+    let headers = headers_field
+        .is_set()
+        .then(|| super::headers::headers(&headers_field, problems));
+    let bearer = item
+        .child("bearer")
+        .optional(problems, RouteBearer::default(), route_bearer);
+    if public && bearer == RouteBearer::Passthrough {
+        problems.add(
+            &item.child("bearer").path,
+            "a public route already forwards every request; passthrough changes nothing there",
+        );
+    }
     Some(RouteConfig {
         path: path?,
         upstream,
         public,
         allow,
+        headers,
+        assertion_audience: assertion_audience(&item.child("assertion"), problems),
+        bearer,
     })
 }
 
@@ -119,12 +167,46 @@ fn allow(field: &Field, problems: &mut Problems) -> AllowConfig {
         email_domains: field
             .child("emailDomains")
             .list(problems, |f| f.text().map(|t| t.to_ascii_lowercase())),
+        claims: claims(&field.child("claims"), problems),
     };
     if allow == AllowConfig::default() {
         problems.add(
             &field.path,
-            "lists nobody: add users, groups, emails or emailDomains (or remove allow)",
+            "lists nobody: add users, groups, emails, emailDomains or claims (or remove allow)",
         );
     }
     allow
+}
+
+/// `claims: {name: value}`; a value may be a string, number or boolean,
+/// compared as the text the IdP would send.
+fn claims(field: &Field, problems: &mut Problems) -> Vec<(String, String)> {
+    let Some(map) = field.map(problems) else {
+        return Vec::new();
+    };
+    let mut pairs = Vec::new();
+    for name in map.keys() {
+        let value = field.child(name);
+        let text = match value.value {
+            Some(serde_json::Value::Bool(b)) => Ok(b.to_string()),
+            _ => value.text(),
+        };
+        match text {
+            Ok(text) => pairs.push((name.clone(), text)),
+            Err(message) => problems.add(&value.path, message),
+        }
+    }
+    pairs
+}
+
+fn assertion_audience(field: &Field, problems: &mut Problems) -> Option<String> {
+    field.map(problems)?;
+    field.reject_unknown_keys(problems, ASSERTION_KEYS);
+    field.child("audience").required(problems, |f| {
+        let text = f.text()?;
+        if text.trim().is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        Ok(text)
+    })
 }

@@ -110,6 +110,8 @@ pub struct StagepassConfig {
     pub site_name: String,
     /// `routes`: public paths, other upstreams, who may reach what.
     pub routes: Vec<super::RouteConfig>,
+    /// `bearer`: API clients with tokens instead of sessions.
+    pub bearer: super::BearerConfig,
 }
 
 /// `upstream: builtin:whoami`: instead of an app, stagepass's own page
@@ -125,7 +127,23 @@ impl StagepassConfig {
     /// Whether stagepass puts its own value into the upstream's
     /// `Authorization`; when it does not, the client's passes through.
     pub fn injects_authorization(&self) -> bool {
-        self.backstage_token_in_authorization() || self.headers.pass_authorization_header
+        self.injects_authorization_with(&self.headers)
+    }
+
+    /// The same, for a request whose identity headers follow `headers`
+    /// (a route's own).
+    pub fn injects_authorization_with(&self, headers: &super::HeadersConfig) -> bool {
+        self.backstage_token_in_authorization() || headers.pass_authorization_header
+    }
+
+    /// Names of the claims any route's rules read: sessions keep these.
+    pub fn policy_claims(&self) -> Vec<String> {
+        let mut names: Vec<String> = (self.routes.iter())
+            .flat_map(|r| r.claim_names().map(str::to_owned))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Whether the Backstage token goes upstream in `Authorization`.

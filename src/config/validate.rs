@@ -17,7 +17,6 @@ use super::field::{Field, Problems};
 use super::parse;
 use super::provider;
 use super::types::*;
-use super::{GroupsSource, UserValue};
 
 const STAGEPASS_KEYS: &[&str] = &[
     "listen",
@@ -38,6 +37,7 @@ const STAGEPASS_KEYS: &[&str] = &[
     "assertion",
     "headers",
     "routes",
+    "bearer",
 ];
 const ADMIN_KEYS: &[&str] = &["listen"];
 const TLS_KEYS: &[&str] = &["certFile", "keyFile"];
@@ -87,7 +87,7 @@ pub(super) fn validate(
             base_dir,
             &mut problems,
         );
-        check_header_sources(stagepass, &mut problems);
+        super::headers::check_header_sources(stagepass, &mut problems);
         if let Ok(title) = Field::root(tree, "app").child("title").text() {
             stagepass.site_name = title;
         }
@@ -127,28 +127,6 @@ fn warn_near_misses(auth: &Field, problems: &mut Problems) {
         problems.warn(
             &path,
             format!("stagepass does not read this key; did you mean {known}?"),
-        );
-    }
-}
-
-/// Header options that need something else configured, or that would put
-/// two values into one header.
-fn check_header_sources(stagepass: &StagepassConfig, problems: &mut Problems) {
-    let headers = &stagepass.headers;
-    if stagepass.catalog.is_none() {
-        let needs = "needs the catalog identity: configure sign-in resolvers and stagepass.catalog";
-        if headers.user == UserValue::Entity {
-            problems.add("stagepass.headers.user", format!("entity {needs}"));
-        }
-        if headers.groups == GroupsSource::Catalog {
-            problems.add("stagepass.headers.groups", format!("catalog {needs}"));
-        }
-    }
-    if headers.pass_authorization_header && stagepass.backstage_token_in_authorization() {
-        problems.add(
-            "stagepass.headers.passAuthorizationHeader",
-            "Authorization already carries the Backstage token; set stagepass.backstageToken.enabled \
-             to false or stagepass.backstageToken.header to another header",
         );
     }
 }
@@ -205,6 +183,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         assertion_header,
         headers: super::headers::headers(&child("headers"), problems),
         routes: super::routes::routes(&child("routes"), problems),
+        bearer: super::bearer::bearer(&child("bearer"), problems),
         // Read from `app.title` in `validate`, the section Backstage owns.
         site_name: DEFAULT_SITE_NAME.to_owned(),
     })

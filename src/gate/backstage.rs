@@ -18,6 +18,16 @@ use crate::metrics::Metrics;
 use crate::session::Session;
 use crate::token::TokenIssuer;
 
+/// What a request's injection is for: the identity headers its route
+/// asks for and the audience of its assertion.
+pub(super) struct Target<'a> {
+    pub person: &'a PersonHeaders,
+    /// `None`: the default upstream's origin.
+    pub audience: Option<&'a str>,
+    /// Keeps a route's differing injections apart from the default ones.
+    pub profile: Option<&'a str>,
+}
+
 pub(super) struct Backstage {
     resolver: IdentityResolver,
     tokens: TokenIssuer,
@@ -73,22 +83,39 @@ impl Backstage {
     /// Phases 3 and 4 for a forwarded request: who the person is (a person
     /// the catalog no longer knows is refused) and the headers that carry
     /// it upstream, reused from [`Injections`] while every part is valid.
+    /// `known` is an identity already established (a Backstage token
+    /// stagepass minted, presented back): the catalog is not asked.
     pub(super) async fn inject(
         &self,
         session: &Session,
-        person: &PersonHeaders,
+        known: Option<&Identity>,
+        target: &Target<'_>,
     ) -> Result<Arc<Injection>, Error> {
         let claims = claims(session);
-        let key = claims_key(&claims);
+        let mut key = match known {
+            // Never equal to a claims key: those start with the subject.
+            Some(identity) => format!(
+                "\u{1}{}\0{}",
+                identity.user_entity_ref,
+                identity.ownership_entity_refs.join("\n")
+            ),
+            None => claims_key(&claims),
+        };
+        if let Some(profile) = target.profile {
+            key.push('\0');
+            key.push_str(profile);
+        }
         let now = now();
         if let Some(ready) = self.injections.get(&key, now) {
             return Ok(ready);
         }
-        let identity = self.resolver.resolve(&claims).await?;
+        let identity = match known {
+            Some(identity) => identity.clone(),
+            None => self.resolver.resolve(&claims).await?,
+        };
         let token = self.tokens.token_for(&identity);
-        let assertion = self
-            .tokens
-            .assertion_for(&identity, &claims, &self.audience, now);
+        let audience = target.audience.unwrap_or(&self.audience);
+        let assertion = self.tokens.assertion_for(&identity, &claims, audience, now);
         let mut headers = Vec::with_capacity(2);
         if let Some(name) = &self.token_header
             && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token))
@@ -104,13 +131,21 @@ impl Backstage {
             .min(now + self.fresh_for);
         let injection = Arc::new(Injection {
             headers,
-            person: person.fill_from_identity(&identity),
+            person: target.person.fill_from_identity(&identity),
             user_ref: identity.user_entity_ref.clone(),
             ownership: identity.ownership_entity_refs.clone(),
             valid_until,
         });
         self.injections.store(key, Arc::clone(&injection), now);
         Ok(injection)
+    }
+
+    /// The identity in a Backstage token this stagepass minted, if `token`
+    /// claims to be one: `Some(Err)` when it does but does not verify.
+    pub(super) fn presented(&self, token: &str) -> Option<Result<crate::token::Presented, String>> {
+        self.tokens
+            .claims_to_be_mine(token)
+            .then(|| self.tokens.verify_backstage_token(token, now()))
     }
 
     pub(super) fn resolver(&self) -> &IdentityResolver {

@@ -124,6 +124,7 @@ for development only): pick who you want to be.</p>{list}"
             refresh_token: None,
             id_token: None,
             issued_at: now(),
+            claims: Default::default(),
             access_token: None,
         };
         self.complete_sign_in(&parts.headers, session, login_cookie, &flow.return_to)

@@ -6,11 +6,13 @@
 //! modules; none of them knows about the others.
 
 mod backstage;
+mod bearer;
 mod form;
 mod forward_auth;
 mod guest;
 mod headers;
 mod injection;
+mod live;
 mod policy;
 mod protect;
 mod redirect;
@@ -62,6 +64,12 @@ pub struct Gate {
     whoami: bool,
     /// `stagepass.routes`.
     route_table: policy::RouteTable,
+    /// `stagepass.bearer`: API clients with tokens.
+    bearer: crate::config::BearerConfig,
+    /// The claims route rules read: sessions keep these.
+    policy_claims: Vec<String>,
+    /// Whether sessions keep the IdP's access token (only to pass it on).
+    keep_access_token: bool,
 }
 
 /// How people sign in.
@@ -84,17 +92,13 @@ impl Gate {
             .map_err(|e| format!("stagepass.cookieName: {e}"))?;
         let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
         let backstage = Backstage::build(config, resolvers, &metrics)?;
-        // The client's Authorization reaches the upstream unless stagepass
-        // puts its own there (an app's API keys, a token Backstage issued).
-        // Every other header stagepass may inject is always stripped.
-        let mut owned_headers = vec![sp.assertion_header.clone()];
-        if sp.backstage_token_header != header::AUTHORIZATION {
-            owned_headers.push(sp.backstage_token_header.clone());
-        }
-        if sp.injects_authorization() {
-            owned_headers.push(header::AUTHORIZATION);
-        }
+        let route_table = policy::RouteTable::new(sp, &metrics);
+        let person = headers::PersonHeaders::new(sp.headers.clone());
         Ok(Gate {
+            keep_access_token: person.passes_access_token()
+                || route_table.any_passes_access_token(),
+            policy_claims: sp.policy_claims(),
+            bearer: sp.bearer.clone(),
             forwarder: Forwarder::new(sp, Arc::clone(&metrics)),
             sign_in,
             session_duration,
@@ -106,13 +110,13 @@ impl Gate {
                 sp.public_url.clone(),
                 sp.allowed_redirect_origins.clone(),
             ),
-            owned_headers,
-            person: headers::PersonHeaders::new(sp.headers.clone()),
+            owned_headers: owned_headers(sp, &sp.headers),
+            person,
             max_session_bytes: sp.max_request_header_bytes / 4 * 3,
             forms: form::FormReader::new(sp.timeouts.request_headers),
             site: sp.site_name.clone(),
             whoami: sp.upstream_is_whoami(),
-            route_table: policy::RouteTable::new(sp, &metrics),
+            route_table,
         })
     }
 
@@ -153,11 +157,6 @@ impl Gate {
         }
     }
 
-    /// Whether sessions keep the IdP's access token (only to pass it on).
-    fn keep_access_token(&self) -> bool {
-        self.person.passes_access_token()
-    }
-
     fn jar(&self) -> SessionJar<'_> {
         SessionJar::new(&self.keys, &self.cookies)
     }
@@ -188,6 +187,25 @@ pub fn normalize_path(uri: &mut http::Uri) -> Result<(), Error> {
     parts.path_and_query = Some(target.parse().map_err(Error::internal)?);
     *uri = http::Uri::from_parts(parts).map_err(Error::internal)?;
     Ok(())
+}
+
+/// The headers stagepass owns for requests whose identity headers follow
+/// `headers`, stripped from every client request. The client's
+/// `Authorization` reaches the upstream unless stagepass puts its own there
+/// (an app's API keys, a token Backstage issued); every other header
+/// stagepass may inject is always stripped.
+fn owned_headers(
+    sp: &crate::config::StagepassConfig,
+    headers: &crate::config::HeadersConfig,
+) -> Vec<HeaderName> {
+    let mut owned = vec![sp.assertion_header.clone()];
+    if sp.backstage_token_header != header::AUTHORIZATION {
+        owned.push(sp.backstage_token_header.clone());
+    }
+    if sp.injects_authorization_with(headers) {
+        owned.push(header::AUTHORIZATION);
+    }
+    owned
 }
 
 fn now() -> u64 {

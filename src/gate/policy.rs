@@ -2,12 +2,15 @@
 //! prefix of the normalised path decides whether sign-in is needed, which
 //! upstream serves the request, and which people are allowed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use http::StatusCode;
+use http::header::HeaderName;
 
 use super::client_error;
-use crate::config::{AllowConfig, StagepassConfig};
+use super::headers::PersonHeaders;
+use crate::config::{AllowConfig, RouteBearer, StagepassConfig};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::proxy::Forwarder;
@@ -19,6 +22,21 @@ pub(super) struct Route {
     pub allow: Option<AllowConfig>,
     /// This route's own upstream; the default one when `None`.
     pub forwarder: Option<Forwarder>,
+    pub bearer: RouteBearer,
+    /// This route's identity headers (`routes[].headers`) and the client
+    /// headers stripped for them; the gate's when `None`.
+    pub person: Option<(PersonHeaders, Vec<HeaderName>)>,
+    /// `aud` of this route's assertions when it is not the default
+    /// upstream's origin.
+    pub audience: Option<String>,
+}
+
+impl Route {
+    /// Whether what this route injects differs from the default: its
+    /// injections are then kept apart from the default ones.
+    pub fn has_own_injection(&self) -> bool {
+        self.person.is_some() || self.audience.is_some()
+    }
 }
 
 pub(super) struct RouteTable {
@@ -33,6 +51,8 @@ pub(super) struct Person<'a> {
     /// Ownership refs from the catalog, or the IdP's groups without one.
     pub groups: &'a [String],
     pub email: Option<&'a str>,
+    /// The claims route rules read, as the session keeps them.
+    pub claims: &'a BTreeMap<String, Vec<String>>,
 }
 
 impl RouteTable {
@@ -48,6 +68,15 @@ impl RouteTable {
                     .upstream
                     .as_ref()
                     .map(|url| Forwarder::to(config, url, Arc::clone(metrics))),
+                bearer: route.bearer,
+                person: route.headers.as_ref().map(|headers| {
+                    let owned = super::owned_headers(config, headers);
+                    (PersonHeaders::new(headers.clone()), owned)
+                }),
+                audience: route.assertion_audience.clone().or_else(|| {
+                    let own = route.upstream.as_ref()?.origin().ascii_serialization();
+                    (own != config.upstream.origin().ascii_serialization()).then_some(own)
+                }),
             })
             .collect();
         routes.sort_by_key(|route| std::cmp::Reverse(route.path.len()));
@@ -57,6 +86,15 @@ impl RouteTable {
     /// The route for a normalised path, matched segment by segment.
     pub fn find(&self, path: &str) -> Option<&Route> {
         self.routes.iter().find(|route| covers(&route.path, path))
+    }
+
+    /// Whether any route's identity headers pass the access token on.
+    pub fn any_passes_access_token(&self) -> bool {
+        (self.routes.iter()).any(|r| {
+            r.person
+                .as_ref()
+                .is_some_and(|(p, _)| p.passes_access_token())
+        })
     }
 }
 
@@ -74,6 +112,7 @@ impl Person<'_> {
             user: &session.subject,
             groups: &session.groups,
             email: session.email.as_deref(),
+            claims: &session.claims,
         }
     }
 }
@@ -92,7 +131,13 @@ pub(super) fn check(route: &Route, allow: &AllowConfig, person: &Person<'_>) -> 
         || email
             .as_deref()
             .is_some_and(|e| allow.emails.iter().any(|a| a == e))
-        || domain.is_some_and(|d| allow.email_domains.iter().any(|a| a == d));
+        || domain.is_some_and(|d| allow.email_domains.iter().any(|a| a == d))
+        || (allow.claims.iter()).any(|(name, value)| {
+            person
+                .claims
+                .get(name)
+                .is_some_and(|values| values.contains(value))
+        });
     if allowed {
         return Ok(());
     }
@@ -122,6 +167,10 @@ fn requirement(allow: &AllowConfig) -> String {
     add("members of", &allow.groups);
     add("the addresses", &allow.emails);
     add("addresses at", &allow.email_domains);
+    let claims: Vec<String> = (allow.claims.iter())
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    add("people whose sign-in says", &claims);
     parts.join("; or ")
 }
 
@@ -144,6 +193,7 @@ mod tests {
             groups: vec!["group:default/platform".into()],
             emails: vec!["boss@example.com".into()],
             email_domains: vec!["ops.example.com".into()],
+            claims: vec![("department".into(), "platform".into())],
         }
     }
 
@@ -153,15 +203,42 @@ mod tests {
             public: false,
             allow: Some(allow()),
             forwarder: None,
+            bearer: RouteBearer::Verify,
+            person: None,
+            audience: None,
         }
     }
+
+    static NO_CLAIMS: BTreeMap<String, Vec<String>> = BTreeMap::new();
 
     fn person<'a>(user: &'a str, groups: &'a [String], email: Option<&'a str>) -> Person<'a> {
         Person {
             user,
             groups,
             email,
+            claims: &NO_CLAIMS,
         }
+    }
+
+    #[test]
+    fn a_claim_rule_matches_the_exact_value_or_a_list_item() {
+        let none: Vec<String> = vec![];
+        let check_claims = |values: &[&str]| {
+            let claims = BTreeMap::from([(
+                "department".to_owned(),
+                values.iter().map(|v| v.to_string()).collect(),
+            )]);
+            let who = Person {
+                claims: &claims,
+                ..person("x", &none, None)
+            };
+            check(&route(), &allow(), &who).is_ok()
+        };
+        assert!(check_claims(&["platform"]));
+        assert!(check_claims(&["sales", "platform"]));
+        assert!(!check_claims(&["Platform"]));
+        assert!(!check_claims(&["platform-team"]));
+        assert!(!check_claims(&[]));
     }
 
     #[test]

@@ -9,36 +9,19 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::headers::{PersonField, PersonFields};
+use super::backstage::Target;
+use super::headers::{PersonField, PersonFields, PersonHeaders};
 use super::injection::Injection;
+use super::live::Live;
 use super::policy;
 use super::routes::is_navigation;
-use super::{Gate, SignIn, client_error, now, redirect, request_id};
+use super::{Gate, client_error, redirect, request_id};
 use crate::body::Body;
+use crate::config::RouteBearer;
 use crate::error::Error;
+use crate::principal::Identity;
 use crate::proxy::RequestId;
-use crate::proxy::{Injected, Peer};
-use crate::session::Session;
-
-/// Refresh this long before the access token expires, so a request never
-/// rides on a token that expires mid-flight.
-const REFRESH_MARGIN_SECS: u64 = 60;
-
-/// The outcome of the session phase.
-pub(super) struct Live {
-    pub session: Session,
-    /// `Set-Cookie` values to send back (a refreshed session).
-    pub set_cookies: Vec<HeaderValue>,
-}
-
-impl Live {
-    fn unchanged(session: Session) -> Self {
-        Live {
-            session,
-            set_cookies: Vec::new(),
-        }
-    }
-}
+use crate::proxy::{Forwarder, Injected, Peer};
 
 /// A request that may pass: who it is, what carries them, and the cookies
 /// to send back.
@@ -97,31 +80,77 @@ impl Gate {
         let forwarder = route
             .and_then(|r| r.forwarder.as_ref())
             .unwrap_or(&self.forwarder);
-        if route.is_some_and(|r| r.public) {
-            // No sign-in; whatever identity headers the client sent are
-            // stripped all the same.
+        let owned = self.owned_headers_on(route);
+        if let Some(route) = route.filter(|r| r.public) {
+            return self.public(req, peer, route, forwarder).await;
+        }
+        let bearer = super::bearer::token(req.headers());
+        if bearer.is_some() && route.is_some_and(|r| r.bearer == RouteBearer::Passthrough) {
+            // The upstream checks the client's token itself (Backstage's
+            // externalAccess): it goes through untouched, with no identity.
+            let owned: Vec<HeaderName> = (owned.iter())
+                .filter(|name| **name != header::AUTHORIZATION)
+                .cloned()
+                .collect();
             return forwarder
-                .forward(req, peer, &self.owned_headers, Injected::default())
+                .forward(req, peer, &owned, Injected::default())
                 .await;
         }
         let admitted = match self.admit(req.headers(), request_id(&req), route).await {
             Ok(admitted) => admitted,
-            Err(Refused::SignInRequired(clear)) => {
-                return self.sign_in_required(&req, peer, clear);
-            }
+            Err(Refused::SignInRequired(clear)) => match bearer {
+                Some(token) => match self.admit_bearer(token, route).await {
+                    Ok(admitted) => admitted,
+                    Err(err) => return Err(with_cookies(err, &clear)),
+                },
+                None => return self.sign_in_required(&req, peer, clear),
+            },
             Err(Refused::Failed(err)) => return Err(err),
         };
         if self.whoami {
             return self.whoami(req, peer, admitted);
         }
-        let mut response = forwarder
-            .forward(req, peer, &self.owned_headers, admitted.upstream())
-            .await
-            .map_err(|err| with_cookies(err, &admitted.set_cookies))?;
-        for cookie in admitted.set_cookies {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
+        forward_admitted(forwarder, req, peer, owned, admitted).await
+    }
+
+    /// A public route: no sign-in. The identity of a visitor who happens to
+    /// be signed in goes along only when the route asks for headers.
+    async fn public(
+        &self,
+        req: Request<Incoming>,
+        peer: Peer,
+        route: &policy::Route,
+        forwarder: &Forwarder,
+    ) -> Result<Response<Body>, Error> {
+        let owned = self.owned_headers_on(Some(route));
+        let signed_in = route.person.is_some() && self.jar().carries_session(req.headers());
+        if signed_in
+            && let Ok(admitted) = self
+                .admit(req.headers(), request_id(&req), Some(route))
+                .await
+        {
+            return forward_admitted(forwarder, req, peer, owned, admitted).await;
         }
-        Ok(response)
+        // Whatever identity headers the client sent are stripped all the same.
+        forwarder
+            .forward(req, peer, owned, Injected::default())
+            .await
+    }
+
+    /// The client headers stripped on `route`: those stagepass may inject.
+    fn owned_headers_on<'a>(&'a self, route: Option<&'a policy::Route>) -> &'a [HeaderName] {
+        match route.and_then(|r| r.person.as_ref()) {
+            Some((_, owned)) => owned,
+            None => &self.owned_headers,
+        }
+    }
+
+    /// The identity headers `route` asks for.
+    pub(super) fn person_on<'a>(&'a self, route: Option<&'a policy::Route>) -> &'a PersonHeaders {
+        match route.and_then(|r| r.person.as_ref()) {
+            Some((person, _)) => person,
+            None => &self.person,
+        }
     }
 
     /// The head the upstream would receive for the client's request head
@@ -158,114 +187,67 @@ impl Gate {
             .live_session(headers, id)
             .await
             .map_err(Refused::SignInRequired)?;
+        self.admit_live(live, None, route, Some(headers))
+            .await
+            .map_err(Refused::Failed)
+    }
+
+    /// Phases 3 and 4 for a live session (from cookies, or stood up for an
+    /// API client's token): identity, route rules, what to inject. `known`
+    /// is an identity already established (a Backstage token stagepass
+    /// minted): the catalog is not asked. Errors carry `live`'s cookies;
+    /// with the request's `cookies`, a person the catalog no longer knows
+    /// also loses the session.
+    pub(super) async fn admit_live(
+        &self,
+        live: Live,
+        known: Option<&Identity>,
+        route: Option<&policy::Route>,
+        cookies: Option<&HeaderMap>,
+    ) -> Result<Admitted, Error> {
+        let person = self.person_on(route);
         let backstage = match &self.backstage {
-            // A person the catalog no longer knows is refused.
-            Some(backstage) => match backstage.inject(&live.session, &self.person).await {
-                Ok(injection) => Some(injection),
-                Err(err) => {
-                    // Cleared last: a 403 ends even a just-refreshed session.
+            Some(backstage) => {
+                let target = Target {
+                    person,
+                    audience: route.and_then(|r| r.audience.as_deref()),
+                    profile: route
+                        .filter(|r| r.has_own_injection())
+                        .map(|r| r.path.as_str()),
+                };
+                let injection = backstage.inject(&live.session, known, &target).await;
+                Some(injection.map_err(|err| {
                     let err = with_cookies(err, &live.set_cookies);
-                    return Err(Refused::Failed(self.no_access(err, headers)));
-                }
-            },
+                    // Cleared last: a 403 ends even a just-refreshed session.
+                    match cookies {
+                        Some(headers) => self.no_access(err, headers),
+                        None => err,
+                    }
+                })?)
+            }
             None => None,
         };
         if let Some(route) = route
             && let Some(allow) = &route.allow
         {
-            let person = match &backstage {
+            let who = match &backstage {
                 Some(found) => policy::Person {
                     user: &found.user_ref,
                     groups: &found.ownership,
                     email: live.session.email.as_deref(),
+                    claims: &live.session.claims,
                 },
                 None => policy::Person::from_session(&live.session),
             };
-            if let Err(err) = policy::check(route, allow, &person) {
-                return Err(Refused::Failed(with_cookies(err, &live.set_cookies)));
-            }
+            policy::check(route, allow, &who)
+                .map_err(|err| with_cookies(err, &live.set_cookies))?;
         }
         Ok(Admitted {
-            person: self.person.fill_from_session(&live.session),
+            person: person.fill_from_session(&live.session),
             backstage,
             session_ends: UNIX_EPOCH + Duration::from_secs(live.session.expires_at),
             set_cookies: live.set_cookies,
         })
-    }
-
-    /// Phase 1 and 2: read the session and refresh it when due. `Err` holds
-    /// the cookie deletions to send when the session is unusable.
-    pub(super) async fn live_session(
-        &self,
-        headers: &HeaderMap,
-        id: Option<&str>,
-    ) -> Result<Live, Vec<HeaderValue>> {
-        let Some(session) = self.jar().read_session(headers, now()) else {
-            return Err(self.stale_cookies(headers));
-        };
-        if !refresh_due(&session) {
-            return Ok(Live::unchanged(session));
-        }
-        let Some(refresh_token) = session.refresh_token.clone() else {
-            return Ok(Live::unchanged(session));
-        };
-        let SignIn::Oidc(oidc) = &self.sign_in else {
-            return Ok(Live::unchanged(session));
-        };
-        match oidc.refresh(&refresh_token).await {
-            // OIDC Core 12.2: a refreshed ID token must name the same person.
-            Ok(renewed)
-                if renewed
-                    .subject
-                    .as_ref()
-                    .is_some_and(|sub| *sub != session.subject) =>
-            {
-                tracing::warn!(id, subject = %session.subject, "refreshed ID token names another subject; session ended");
-                Err(self.jar().clear_session(headers))
-            }
-            Ok(renewed) => {
-                let session = Session {
-                    email: renewed.email.or(session.email),
-                    name: renewed.name.or(session.name),
-                    picture: renewed.picture.or(session.picture),
-                    preferred_username: renewed.preferred_username.or(session.preferred_username),
-                    groups: if renewed.subject.is_some() {
-                        renewed.groups
-                    } else {
-                        session.groups
-                    },
-                    access_token_expires_at: renewed.access_expires_at,
-                    refresh_token: renewed.refresh_token.or(session.refresh_token),
-                    id_token: renewed.id_token.or(session.id_token),
-                    issued_at: now(),
-                    access_token: self.keep_access_token().then_some(renewed.access_token),
-                    ..session
-                };
-                let set_cookies = match self.session_cookies(headers, &session) {
-                    Ok(cookies) => cookies,
-                    Err(err) => {
-                        // The renewed session no longer fits in a cookie: end it
-                        // rather than keep a refresh token the IdP has rotated.
-                        tracing::warn!(id, subject = %session.subject, reason = %err, "renewed session too large; session ended");
-                        return Err(self.jar().clear_session(headers));
-                    }
-                };
-                Ok(Live {
-                    session,
-                    set_cookies,
-                })
-            }
-            // The IdP is down: the session is still within sessionDuration,
-            // so keep serving it and try again on the next request.
-            Err(err) if err.status == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::warn!(id, subject = %session.subject, reason = %err, "refresh postponed: IdP unavailable");
-                Ok(Live::unchanged(session))
-            }
-            Err(err) => {
-                tracing::info!(id, subject = %session.subject, reason = %err, "refresh failed; session ended");
-                Err(self.jar().clear_session(headers))
-            }
-        }
     }
 
     /// No usable session: a browser navigation goes to sign in and comes back
@@ -347,7 +329,7 @@ impl Gate {
 
     /// Deletions for stagepass cookies the request carried that did not open
     /// (tampered, foreign, expired): the browser stops sending them.
-    fn stale_cookies(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
+    pub(super) fn stale_cookies(&self, headers: &HeaderMap) -> Vec<HeaderValue> {
         if self.jar().carries_session(headers) {
             self.jar().clear_session(headers)
         } else {
@@ -356,17 +338,30 @@ impl Gate {
     }
 }
 
+/// Forwards an admitted request with what it carries, and hands the
+/// browser its refreshed cookies.
+async fn forward_admitted(
+    forwarder: &Forwarder,
+    req: Request<Incoming>,
+    peer: Peer,
+    owned: &[HeaderName],
+    admitted: Admitted,
+) -> Result<Response<Body>, Error> {
+    let mut response = forwarder
+        .forward(req, peer, owned, admitted.upstream())
+        .await
+        .map_err(|err| with_cookies(err, &admitted.set_cookies))?;
+    for cookie in admitted.set_cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
 /// A refreshed session must reach the browser even when the request fails:
 /// with refresh-token rotation the old cookie is now useless.
-fn with_cookies(mut err: Error, set_cookies: &[HeaderValue]) -> Error {
+pub(super) fn with_cookies(mut err: Error, set_cookies: &[HeaderValue]) -> Error {
     for cookie in set_cookies {
         err = err.with_header(header::SET_COOKIE, cookie.clone());
     }
     err
-}
-
-fn refresh_due(session: &Session) -> bool {
-    session
-        .access_token_expires_at
-        .is_some_and(|expires| expires <= now() + REFRESH_MARGIN_SECS)
 }

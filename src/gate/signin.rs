@@ -200,7 +200,8 @@ impl Gate {
             refresh_token: signed_in.refresh_token,
             id_token: signed_in.id_token,
             issued_at: now,
-            access_token: self.keep_access_token().then_some(signed_in.access_token),
+            access_token: self.keep_access_token.then_some(signed_in.access_token),
+            claims: Session::policy_claims(&signed_in.claims, &self.policy_claims),
         })
     }
 

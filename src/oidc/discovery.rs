@@ -104,6 +104,20 @@ impl Discovery {
         Ok(())
     }
 
+    /// Like [`Self::refresh_keys`], but never waits out the interval: an API
+    /// client's token with an unknown `kid` is refused at once rather than
+    /// queueing behind the rate limit (anyone can send such tokens).
+    pub async fn refresh_keys_now_or_never(&self, seen_generation: u64) -> Result<(), String> {
+        let recent = {
+            let last_forced = self.refresh_lock.lock().await;
+            last_forced.is_some_and(|at| at.elapsed() < JWKS_MIN_INTERVAL)
+        };
+        if recent && self.current()?.generation == seen_generation {
+            return Err("keys were re-fetched moments ago".into());
+        }
+        self.refresh_keys(seen_generation).await
+    }
+
     async fn fetch(&self) -> Result<Discovered, String> {
         let request = http::Request::get(self.metadata_url.as_str())
             .header(http::header::ACCEPT, "application/json")

@@ -5,6 +5,7 @@
 //! This module knows nothing about cookies: it hands the gate a
 //! [`PendingLogin`] to keep and takes it back at the callback.
 
+mod bearer;
 mod discovery;
 mod signed_in;
 mod verify;
@@ -352,6 +353,16 @@ fn rejected(reason: &str) -> Error {
         "The sign-in response could not be verified. Please sign in again.",
     )
     .with_detail(reason)
+}
+
+/// RFC 6750's `invalid_token`: the token is not one stagepass accepts.
+pub fn invalid_token(reason: &str) -> Error {
+    Error::new(
+        Source::Client,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        format!("The bearer token is not accepted: it {reason}."),
+    )
 }
 
 fn idp_broken(code: &'static str, detail: impl std::fmt::Display) -> Error {

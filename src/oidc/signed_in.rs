@@ -20,6 +20,8 @@ pub struct SignedIn {
     pub refresh_token: Option<String>,
     /// Unix seconds when the access token expires, if the IdP said.
     pub access_expires_at: Option<u64>,
+    /// Every verified claim, for route rules on claims (`allow.claims`).
+    pub claims: serde_json::Value,
 }
 
 impl SignedIn {
@@ -30,7 +32,21 @@ impl SignedIn {
         previous_refresh: Option<&str>,
         require_verified_email: bool,
     ) -> Self {
-        let claims = claims.unwrap_or_default();
+        SignedIn {
+            id_token: id_token.map(|t| t.to_string()),
+            access_token: tokens.access_token().secret().clone(),
+            refresh_token: tokens
+                .refresh_token()
+                .map(|t| t.secret().clone())
+                .or_else(|| previous_refresh.map(str::to_owned)),
+            access_expires_at: tokens.expires_in().map(|d| now() + d.as_secs()),
+            ..Self::from_claims(claims.unwrap_or_default(), require_verified_email)
+        }
+    }
+
+    /// The person verified claims describe, with no tokens (an API
+    /// client's bearer token: it expires when the token does).
+    pub(super) fn from_claims(claims: serde_json::Value, require_verified_email: bool) -> Self {
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         SignedIn {
             subject: text("sub"),
@@ -39,13 +55,9 @@ impl SignedIn {
             picture: text("picture"),
             preferred_username: text("preferred_username"),
             groups: groups(&claims),
-            id_token: id_token.map(|t| t.to_string()),
-            access_token: tokens.access_token().secret().clone(),
-            refresh_token: tokens
-                .refresh_token()
-                .map(|t| t.secret().clone())
-                .or_else(|| previous_refresh.map(str::to_owned)),
-            access_expires_at: tokens.expires_in().map(|d| now() + d.as_secs()),
+            access_expires_at: claims.get("exp").and_then(serde_json::Value::as_u64),
+            claims,
+            ..SignedIn::default()
         }
     }
 }
@@ -88,7 +100,7 @@ fn groups(claims: &serde_json::Value) -> Vec<String> {
     }
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -4,6 +4,7 @@
 //! Plaintexts are a JSON pair `[version, payload]`, so a payload format change
 //! is recognised (and read as "no session") instead of half-parsed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -16,7 +17,7 @@ pub const LOGIN_FORMAT_VERSION: u8 = 1;
 
 /// A signed-in user, as far as the proxy needs to know them. All times are
 /// Unix seconds.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// `sub` of the id token.
     #[serde(rename = "sub")]
@@ -49,9 +50,38 @@ pub struct Session {
     /// When the session was issued (or last refreshed).
     #[serde(rename = "iat")]
     pub issued_at: u64,
+    /// The claims route rules read (`allow.claims`), and only those: each
+    /// as its text values (a list claim keeps every item).
+    #[serde(rename = "cl", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, Vec<String>>,
 }
 
 impl Session {
+    /// The claims named in `wanted`, from verified `claims`, as their text
+    /// values: a string, a number or boolean as written, each string of a
+    /// list. Anything else (objects, nulls) is left out.
+    pub fn policy_claims(
+        claims: &serde_json::Value,
+        wanted: &[String],
+    ) -> BTreeMap<String, Vec<String>> {
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        wanted
+            .iter()
+            .filter_map(|name| {
+                let values: Vec<String> = match claims.get(name)? {
+                    serde_json::Value::Array(items) => items.iter().filter_map(text).collect(),
+                    one => text(one).into_iter().collect(),
+                };
+                Some((name.clone(), values))
+            })
+            .collect()
+    }
+
     /// Whether the session is still within its absolute lifetime at `now`.
     pub fn is_live(&self, now: u64) -> bool {
         now < self.expires_at
@@ -73,6 +103,7 @@ impl fmt::Debug for Session {
             .field("refresh_token", &redacted(&self.refresh_token))
             .field("id_token", &redacted(&self.id_token))
             .field("issued_at", &self.issued_at)
+            .field("claims", &self.claims)
             .finish()
     }
 }

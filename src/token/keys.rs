@@ -128,6 +128,29 @@ impl SigningKey {
         }
     }
 
+    /// Whether `signature` is this key's over `message`: for tokens
+    /// stagepass minted and a client now presents.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        use signature::VerificationAlgorithm;
+        let (alg, public): (&dyn VerificationAlgorithm, &[u8]) = match &self.pair {
+            Pair::Ec { pair, .. } => match self.alg {
+                Algorithm::ES384 => (
+                    &signature::ECDSA_P384_SHA384_FIXED,
+                    pair.public_key().as_ref(),
+                ),
+                _ => (
+                    &signature::ECDSA_P256_SHA256_FIXED,
+                    pair.public_key().as_ref(),
+                ),
+            },
+            Pair::Rsa(pair) => (
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+                pair.public_key().as_ref(),
+            ),
+        };
+        alg.verify_sig(public, message, signature).is_ok()
+    }
+
     /// The public key as a JWK, in the shape Backstage publishes.
     pub fn jwk(&self) -> Value {
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);

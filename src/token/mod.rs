@@ -11,6 +11,7 @@ mod keys;
 mod pem;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +30,7 @@ use crate::metrics::Metrics;
 use crate::principal::{Claims, Identity};
 use jwt::{AssertionClaims, BACKSTAGE_AUDIENCE, BackstageClaims};
 use keys::SigningKey;
+pub use verify::Presented;
 
 /// Lifetime of identity assertions for non-Backstage apps.
 pub const ASSERTION_LIFETIME: Duration = Duration::from_secs(5 * 60);

@@ -349,3 +349,53 @@ fn issuer_is_shareable() {
     fn send_sync<T: Send + Sync>(_: &T) {}
     send_sync(&TokenIssuer::new(config()).unwrap());
 }
+
+#[test]
+fn a_backstage_token_it_minted_comes_back_as_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    for alg in [Algorithm::ES256, Algorithm::RS256] {
+        let issuer = issuer_with(dir.path(), vec![write_key(dir.path(), alg.name(), alg)]).unwrap();
+        let minted = issuer.mint_backstage_token(&identity(), NOW);
+        assert!(issuer.claims_to_be_mine(&minted.token));
+        let presented = issuer
+            .verify_backstage_token(&minted.token, NOW + 1)
+            .unwrap();
+        assert_eq!(presented.identity.user_entity_ref, "user:default/alice");
+        assert_eq!(
+            presented.identity.ownership_entity_refs,
+            identity().ownership_entity_refs
+        );
+        assert_eq!(presented.expires_at, minted.expires_at);
+    }
+}
+
+#[test]
+fn presented_tokens_that_are_not_its_live_backstage_tokens_are_refused() {
+    let issuer = TokenIssuer::new(config()).unwrap();
+    let other = TokenIssuer::new(config()).unwrap();
+    let minted = issuer.mint_backstage_token(&identity(), NOW);
+    let refused = |token: &str, now: u64| issuer.verify_backstage_token(token, now).unwrap_err();
+    assert!(refused(&minted.token, minted.expires_at).contains("expired"));
+    // Same issuer name, another replica's generated key.
+    let foreign = other.mint_backstage_token(&identity(), NOW).token;
+    assert!(issuer.claims_to_be_mine(&foreign));
+    assert!(refused(&foreign, NOW).contains("key"));
+    // An assertion is addressed to an app, not to Backstage.
+    let claims = Claims::default();
+    let assertion = issuer
+        .assertion_for(&identity(), &claims, "https://app.example", NOW)
+        .token;
+    assert!(refused(&assertion, NOW).contains("not a Backstage token"));
+    // Claims swapped under a genuine signature.
+    let parts: Vec<&str> = minted.token.split('.').collect();
+    let forged_claims = json!({"iss": issuer.issuer(), "sub": "user:default/admin", "ent": [],
+        "aud": "backstage", "iat": NOW, "exp": NOW + 3600});
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(forged_claims.to_string()),
+        parts[2]
+    );
+    assert!(refused(&forged, NOW).contains("does not verify"));
+    assert!(!issuer.claims_to_be_mine("not.a.jwt"));
+}

@@ -75,6 +75,7 @@ pub fn config(upstream: Url) -> Config {
             headers: Default::default(),
             site_name: "stagepass".into(),
             routes: Vec::new(),
+            bearer: Default::default(),
             inject_backstage_token: true,
             assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },
@@ -234,6 +235,7 @@ pub fn test_session() -> stagepass::session::Session {
         refresh_token: None,
         id_token: None,
         issued_at: now(),
+        claims: Default::default(),
         access_token: None,
     }
 }

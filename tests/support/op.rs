@@ -14,6 +14,12 @@ use super::{client, send};
 
 pub const CLIENT_ID: &str = "stagepass-tests";
 pub const CLIENT_SECRET: &str = "stagepass-tests-client-secret";
+/// The OP's second client, for machines: only `client_credentials`, with JWT
+/// access tokens for [`API_AUDIENCE`] (or [`OTHER_RESOURCE`] on request).
+pub const MACHINE_ID: &str = "ci-robot";
+pub const MACHINE_SECRET: &str = "ci-robot-client-secret";
+pub const API_AUDIENCE: &str = "https://api.stagepass.test";
+pub const OTHER_RESOURCE: &str = "https://other-api.stagepass.test";
 
 pub struct OpOptions {
     pub redirect_uri: Url,
@@ -24,6 +30,8 @@ pub struct OpOptions {
     /// Claim overrides per login (`null` removes a claim), as the OP's
     /// `--accounts` file; `Value::Null` for none.
     pub accounts: Value,
+    /// Extra claims in the machine client's tokens; `Value::Null` for none.
+    pub machine_claims: Value,
 }
 
 pub struct Op {
@@ -64,6 +72,17 @@ pub async fn start(options: &OpOptions) -> Op {
             options.post_logout_redirect_uri.as_str(),
         ])
         .args(["--alg", options.alg])
+        .args([
+            "--machine-client",
+            &format!("{MACHINE_ID}:{MACHINE_SECRET}"),
+        ])
+        .args([
+            "--machine-claims",
+            &match &options.machine_claims {
+                Value::Null => "{}".to_owned(),
+                claims => claims.to_string(),
+            },
+        ])
         .args(["--access-token-ttl", &options.access_token_ttl.to_string()])
         .args([
             "--token-endpoint-auth-method",
@@ -125,6 +144,38 @@ impl Op {
 
     pub async fn set_down(&self, down: bool) {
         self.control("/__test/down", json!({ "down": down })).await;
+    }
+
+    /// A client-credentials token for the machine client, as a CI job gets
+    /// one: `form` adds `scope` or `resource`.
+    pub async fn machine_token(&self, form: &[(&str, &str)]) -> String {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{MACHINE_ID}:{MACHINE_SECRET}"));
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        body.append_pair("grant_type", "client_credentials");
+        body.extend_pairs(form);
+        let req = http::Request::post(self.control_url("/token"))
+            .header("authorization", format!("Basic {basic}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Full::from(body.finish()))
+            .unwrap();
+        let reply = send(&client(), req).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// `claims` signed with the OP's current key (header `typ: at+jwt`,
+    /// `header` overriding): tokens the OP would not issue, such as an
+    /// expired one, that still verify with its JWKS.
+    pub async fn sign(&self, claims: Value, header: Value) -> String {
+        let reply = self
+            .control(
+                "/__test/sign",
+                json!({ "claims": claims, "header": header }),
+            )
+            .await;
+        reply.json()["token"].as_str().unwrap().to_owned()
     }
 
     /// Request counts by endpoint: `discovery`, `jwks`, `token`, `userinfo`.

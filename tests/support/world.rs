@@ -23,6 +23,8 @@ pub struct WorldOptions {
     pub public_url: Option<Url>,
     /// The callback path registered at the OP.
     pub callback_path: &'static str,
+    /// Extra claims in the OP's machine-client tokens.
+    pub machine_claims: serde_json::Value,
 }
 
 impl Default for WorldOptions {
@@ -34,6 +36,7 @@ impl Default for WorldOptions {
             accounts: serde_json::Value::Null,
             public_url: None,
             callback_path: "/api/auth/test/handler/frame",
+            machine_claims: serde_json::Value::Null,
         }
     }
 }
@@ -84,6 +87,7 @@ pub async fn world_on(
             "client_secret_basic"
         },
         accounts: options.accounts,
+        machine_claims: options.machine_claims,
     })
     .await;
     let provider = cfg.auth.providers.get_mut("test").unwrap();

@@ -17,6 +17,7 @@ fn session(email: Option<&str>, name: Option<&str>, picture: Option<&str>) -> Se
         refresh_token: None,
         id_token: None,
         issued_at: 0,
+        claims: Default::default(),
         access_token: None,
     }
 }

@@ -14,6 +14,7 @@ fn session() -> Session {
         refresh_token: None,
         id_token: Some("h.p.s".into()),
         issued_at: 0,
+        claims: Default::default(),
         access_token: Some("at-123".into()),
     }
 }

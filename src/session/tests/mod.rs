@@ -51,6 +51,7 @@ fn session_with(groups: usize) -> Session {
         refresh_token: Some("refresh-token-value".into()),
         id_token: Some("header.payload.signature".into()),
         issued_at: NOW,
+        claims: Default::default(),
         access_token: None,
     }
 }

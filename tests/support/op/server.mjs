@@ -13,7 +13,13 @@
 //     [--post-logout-redirect-uri URL ...] [--alg RS256|ES256|PS256] \
 //     [--token-endpoint-auth-method client_secret_basic|client_secret_post] \
 //     [--access-token-ttl 3600] [--id-token-ttl 3600] [--refresh-token-ttl 1209600] \
-//     [--accounts FILE]
+//     [--accounts FILE] [--machine-client ID:SECRET] [--machine-claims JSON]
+//
+// --machine-client adds a second client that may only use the
+// client_credentials grant. Its tokens are JWT access tokens (RFC 9068) for
+// the resource API_RESOURCE below (aud = API_AUDIENCE), or for
+// OTHER_RESOURCE when it asks for `resource=<OTHER_RESOURCE>`;
+// --machine-claims adds claims to them.
 //
 // On ready it prints exactly one line to stdout:
 //   READY {"issuer":"http://127.0.0.2:PORT","port":PORT,...}
@@ -29,7 +35,7 @@ import { parseArgs } from 'node:util';
 console.log = (...a) => console.error(...a);
 console.info = (...a) => console.error(...a);
 
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 const { CompactSign } = await import('jose');
 const { default: MemoryAdapter } = await import('./memory_adapter.mjs');
 
@@ -53,6 +59,8 @@ const { values: args } = parseArgs({
     'session-ttl': { type: 'string', default: String(14 * 24 * 3600) },
     'refresh-token-rotation': { type: 'string', default: 'default' }, // default | always | never
     accounts: { type: 'string' },
+    'machine-client': { type: 'string' },
+    'machine-claims': { type: 'string', default: '{}' },
     'lenient-client-auth': { type: 'boolean', default: false },
     'exit-on-stdin-close': { type: 'string', default: 'auto' }, // auto | true | false
     verbose: { type: 'boolean', default: false },
@@ -99,6 +107,19 @@ if (args.accounts) {
   } catch (e) {
     die(`cannot read --accounts ${args.accounts}: ${e.message}`);
   }
+}
+
+// The API a machine client's tokens are for, and another one it may ask for.
+const API_RESOURCE = 'https://api.stagepass.test';
+const API_AUDIENCE = 'https://api.stagepass.test';
+const OTHER_RESOURCE = 'https://other-api.stagepass.test';
+let MACHINE = null;
+if (args['machine-client']) {
+  const [id, secret] = args['machine-client'].split(':');
+  if (!id || !secret) die('--machine-client must be ID:SECRET');
+  let claims;
+  try { claims = JSON.parse(args['machine-claims']); } catch (e) { die(`--machine-claims: ${e.message}`); }
+  MACHINE = { id, secret, claims };
 }
 
 const log = args.verbose ? (...a) => console.error('[op]', ...a) : () => {};
@@ -343,9 +364,21 @@ function buildProvider(issuer) {
     scope: ALL_SCOPES,
   };
 
+  const clients = [client];
+  if (MACHINE) {
+    clients.push({
+      client_id: MACHINE.id,
+      client_secret: MACHINE.secret,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: AUTH_METHOD,
+    });
+  }
+
   const p = new Provider(issuer, {
     adapter: MemoryAdapter,
-    clients: [client],
+    clients,
     jwks: { keys: [currentKey.privateJwk] },
     cookies: { keys: COOKIE_KEYS },
     findAccount,
@@ -366,9 +399,32 @@ function buildProvider(issuer) {
       revocation: { enabled: true },
       introspection: { enabled: true },
       userinfo: { enabled: true },
+      clientCredentials: { enabled: Boolean(MACHINE) },
+      resourceIndicators: {
+        enabled: true,
+        // Only the machine client gets JWT access tokens by default; the
+        // sign-in client's stay opaque, as they were.
+        defaultResource: (_ctx, c, oneOf) => oneOf
+          ?? (MACHINE && c?.clientId === MACHINE.id ? API_RESOURCE : undefined),
+        useGrantedResource: () => false,
+        getResourceServerInfo: (_ctx, resource) => {
+          const audience = { [API_RESOURCE]: API_AUDIENCE, [OTHER_RESOURCE]: OTHER_RESOURCE }[resource];
+          if (!audience) throw new errors.InvalidTarget();
+          return {
+            scope: 'api:read api:write',
+            audience,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: ACCESS_TOKEN_TTL,
+            jwt: { sign: { alg: currentKey.alg } },
+          };
+        },
+      },
     },
+    extraTokenClaims: (_ctx, token) => (MACHINE && token.clientId === MACHINE.id
+      ? MACHINE.claims : undefined),
     ttl: {
       AccessToken: ACCESS_TOKEN_TTL,
+      ClientCredentials: ACCESS_TOKEN_TTL,
       IdToken: ID_TOKEN_TTL,
       RefreshToken: REFRESH_TOKEN_TTL,
       AuthorizationCode: 60,
@@ -550,6 +606,14 @@ async function handleTest(req, res, path, issuer) {
       for (const e of eps) state.latency[e] = ms;
       return sendEmpty(res);
     }
+    case 'POST /__test/sign': {
+      // Signs arbitrary claims with the OP's current key: tokens the OP
+      // would never issue (expired, other issuer) but that verify with its JWKS.
+      if (typeof body.claims !== 'object' || body.claims === null) return sendJson(res, 400, { error: 'claims must be an object' });
+      const header = { alg: currentKey.alg, kid: currentKey.kid, typ: 'at+jwt', ...(body.header || {}) };
+      const token = await signWith(header, body.claims, currentKey.privateKey);
+      return sendJson(res, 200, { token });
+    }
     case 'GET /__test/stats':
       return sendJson(res, 200, stats);
     case 'POST /__test/stats/reset':
@@ -666,6 +730,8 @@ process.stdout.write(`READY ${JSON.stringify({
   issuer: ISSUER,
   port,
   clientId: CLIENT_ID,
+  apiAudience: API_AUDIENCE,
+  otherResource: OTHER_RESOURCE,
   alg: currentKey.alg,
   kid: currentKey.kid,
   pid: process.pid,

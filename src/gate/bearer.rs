@@ -1,0 +1,97 @@
+//! API clients: a request with `Authorization: Bearer` and no session is
+//! never sent to sign in. Its token is accepted when stagepass minted it (a
+//! Backstage token, presented back) or when the IdP signed it for stagepass
+//! (`stagepass.bearer`); the person it names then goes through the same
+//! resolvers, route rules and injection as a signed-in browser. Anything
+//! else is a 401 `invalid_token` (RFC 6750 section 3).
+
+use http::HeaderMap;
+use http::header::{self, HeaderValue};
+
+use super::live::Live;
+use super::policy;
+use super::protect::Admitted;
+use super::{Gate, SignIn};
+use crate::error::Error;
+use crate::oidc::invalid_token;
+use crate::session::Session;
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme is
+/// case-insensitive), if there is one.
+pub(super) fn token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl Gate {
+    /// Phases 3 and 4 for an API client's token instead of a session.
+    pub(super) async fn admit_bearer(
+        &self,
+        token: &str,
+        route: Option<&policy::Route>,
+    ) -> Result<Admitted, Error> {
+        if !self.bearer.enabled {
+            return Err(refused(invalid_token(
+                "cannot stand in for a session here (stagepass.bearer.enabled is false)",
+            )));
+        }
+        if let Some(presented) = self.backstage.as_ref().and_then(|b| b.presented(token)) {
+            let presented = presented.map_err(|reason| refused(invalid_token(&reason)))?;
+            let session = Session {
+                subject: presented.identity.user_entity_ref.clone(),
+                expires_at: presented.expires_at,
+                ..Session::default()
+            };
+            let live = Live::unchanged(session);
+            return self
+                .admit_live(live, Some(&presented.identity), route, None)
+                .await;
+        }
+        let SignIn::Oidc(oidc) = &self.sign_in else {
+            return Err(refused(invalid_token(
+                "cannot be checked: guest sign-in has no identity provider",
+            )));
+        };
+        let audiences = &self.bearer.audiences;
+        let scope = self.bearer.required_scope.as_deref();
+        let signed_in = (oidc.verify_bearer(token, audiences, scope).await).map_err(refused)?;
+        let session = Session {
+            subject: signed_in.subject.unwrap_or_default(),
+            email: signed_in.email,
+            name: signed_in.name,
+            picture: signed_in.picture,
+            preferred_username: signed_in.preferred_username,
+            groups: signed_in.groups,
+            expires_at: signed_in.access_expires_at.unwrap_or_default(),
+            claims: Session::policy_claims(&signed_in.claims, &self.policy_claims),
+            ..Session::default()
+        };
+        self.admit_live(Live::unchanged(session), None, route, None)
+            .await
+    }
+}
+
+/// A 401 for a token gets RFC 6750's challenge, so a client library knows
+/// to fetch a new token rather than to sign in.
+fn refused(err: Error) -> Error {
+    if err.code != "invalid_token" {
+        return err;
+    }
+    let description: String = err
+        .public
+        .chars()
+        .map(|c| if c == '"' || c == '\\' { '\'' } else { c })
+        .collect();
+    let challenge = format!(
+        "Bearer realm=\"stagepass\", error=\"invalid_token\", error_description=\"{description}\""
+    );
+    match HeaderValue::from_str(&challenge) {
+        Ok(value) => err.with_header(header::WWW_AUTHENTICATE, value),
+        Err(_) => err.with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"stagepass\", error=\"invalid_token\""),
+        ),
+    }
+}
