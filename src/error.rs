@@ -92,6 +92,18 @@ impl Error {
         self
     }
 
+    /// Names the route whose upstream failed, on the page and in the log:
+    /// with several apps behind one gateway, "the application" is not
+    /// enough to know which one to look at.
+    pub fn on_route(mut self, route: &str) -> Self {
+        if self.0.source == Source::Upstream {
+            let public = self.0.public.trim_end_matches('.');
+            self.0.public = format!("{public} (route {route}).");
+            self.0.detail = loggable(&format!("route {route}: {}", self.0.detail));
+        }
+        self
+    }
+
     pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
         self.0.headers.push((name, value));
         self

@@ -4,7 +4,7 @@
 mod support;
 
 use bytes::Bytes;
-use stagepass::config::{AllowConfig, Config, RouteBearer, RouteConfig};
+use stagepass::config::{AllowConfig, Config, HeadersConfig, RouteBearer, RouteConfig};
 use support::agent::{Agent, location};
 use support::world::{OP_HOST, World, WorldOptions, world_with};
 use support::*;
@@ -178,4 +178,128 @@ async fn a_route_can_send_its_requests_to_another_upstream() {
         before,
         "other paths go to the default upstream"
     );
+}
+
+#[tokio::test]
+async fn a_claim_rule_reads_the_idps_custom_claim_kept_in_the_session() {
+    let finance = RouteConfig {
+        allow: Some(AllowConfig {
+            claims: vec![("department".into(), "finance".into())],
+            ..AllowConfig::default()
+        }),
+        ..route("/finance")
+    };
+    let options = WorldOptions {
+        accounts: serde_json::json!({"alice": {"department": "finance"}, "bob": {"department": "sales"}}),
+        ..WorldOptions::default()
+    };
+    let w = world_with(options, move |cfg: &mut Config| {
+        cfg.stagepass.routes = vec![finance];
+    })
+    .await;
+    let mut alice = Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await;
+    let mut bob = Agent::new();
+    w.sign_in(&mut bob, "/", "bob").await;
+    assert_eq!(status(&mut alice, &w, "/finance/reports").await, 200);
+    let page = bob.get(&w.url("/finance")).await;
+    assert_eq!(page.status, 403);
+    assert!(
+        page.text()
+            .contains("only for people whose sign-in says department=finance"),
+        "{}",
+        page.text()
+    );
+}
+
+#[tokio::test]
+async fn a_public_route_that_asks_for_headers_names_a_visitor_who_is_signed_in() {
+    let status_page = RouteConfig {
+        public: true,
+        headers: Some(HeadersConfig::default()),
+        ..route("/status")
+    };
+    let w = with_routes(false, vec![status_page]).await;
+    let mut alice = Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await;
+    let reply = alice
+        .request(
+            "GET",
+            &w.url("/status"),
+            &[("x-forwarded-user", "admin")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        w.up.controls.last().header("x-forwarded-user"),
+        Some("alice")
+    );
+    let mut stranger = Agent::new();
+    let reply = stranger
+        .request(
+            "GET",
+            &w.url("/status"),
+            &[("x-forwarded-user", "admin")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "still public");
+    assert_eq!(w.up.controls.last().header("x-forwarded-user"), None);
+}
+
+/// Decoded claims of the assertion the upstream received.
+fn assertion_claims(seen: &upstream::Seen) -> serde_json::Value {
+    use base64::Engine;
+    let token = seen.header("x-stagepass-assertion").expect("an assertion");
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn each_upstream_gets_assertions_for_itself_and_errors_name_the_route() {
+    let app_b = upstream::start().await;
+    let app_c = upstream::start().await;
+    let routes = vec![
+        RouteConfig {
+            upstream: Some(app_b.url()),
+            ..route("/app-b")
+        },
+        RouteConfig {
+            upstream: Some(app_c.url()),
+            assertion_audience: Some("app-c".into()),
+            ..route("/app-c")
+        },
+        RouteConfig {
+            upstream: Some(format!("http://127.0.0.1:{}", free_port()).parse().unwrap()),
+            ..route("/gone")
+        },
+    ];
+    let w = with_routes(true, routes).await;
+    let mut alice = Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await;
+    assert_eq!(status(&mut alice, &w, "/app-b/x").await, 200);
+    assert_eq!(status(&mut alice, &w, "/app-c/x").await, 200);
+    assert_eq!(status(&mut alice, &w, "/x").await, 200);
+    let origin = |url: url::Url| url.origin().ascii_serialization();
+    assert_eq!(
+        assertion_claims(&app_b.controls.last())["aud"],
+        origin(app_b.url())
+    );
+    assert_eq!(assertion_claims(&app_c.controls.last())["aud"], "app-c");
+    assert_eq!(
+        assertion_claims(&w.up.controls.last())["aud"],
+        origin(w.up.url())
+    );
+    // Same person, each assertion only for its own app.
+    assert_eq!(
+        assertion_claims(&app_b.controls.last())["sub"],
+        assertion_claims(&w.up.controls.last())["sub"]
+    );
+    let page = alice.get(&w.url("/gone/page")).await;
+    assert_eq!(page.status, 502);
+    assert!(page.text().contains("(route /gone)"), "{}", page.text());
 }

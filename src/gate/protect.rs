@@ -77,6 +77,20 @@ impl Gate {
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
         let route = self.route_table.find(req.uri().path());
+        self.protect_on(req, peer, route)
+            .await
+            .map_err(|err| match route {
+                Some(route) => err.on_route(&route.path),
+                None => err,
+            })
+    }
+
+    async fn protect_on(
+        &self,
+        req: Request<Incoming>,
+        peer: Peer,
+        route: Option<&policy::Route>,
+    ) -> Result<Response<Body>, Error> {
         let forwarder = route
             .and_then(|r| r.forwarder.as_ref())
             .unwrap_or(&self.forwarder);

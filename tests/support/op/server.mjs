@@ -205,8 +205,10 @@ function makeKey(alg, kid) {
 // and interactions survive /__test/rotate-keys.
 const COOKIE_KEYS = [randomBytes(32).toString('hex')];
 
+// `department` stands for the custom claims IdPs add by mapper (Keycloak,
+// Okta): nobody has one unless --accounts gives it.
 const ALL_CLAIMS = ['email', 'email_verified', 'name', 'given_name', 'family_name',
-  'preferred_username', 'picture', 'groups'];
+  'preferred_username', 'picture', 'groups', 'department'];
 const ALL_SCOPES = 'openid email profile groups offline_access';
 
 // ---------------------------------------------------------------------------
@@ -386,7 +388,7 @@ function buildProvider(issuer) {
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
-      profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture'],
+      profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture', 'department'],
       groups: ['groups'],
     },
     conformIdTokenClaims: false,
