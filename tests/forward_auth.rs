@@ -273,3 +273,82 @@ async fn a_signed_in_answer_carries_the_person_and_no_body() {
     assert_eq!(other.status, 404);
     assert_eq!(w.up.controls.count(), 0, "nothing reached the upstream");
 }
+
+async fn ask(w: &World, agent: &mut Agent, uri: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = uri.map(|u| ("x-forwarded-uri", u)).into_iter().collect();
+    agent
+        .request(
+            "GET",
+            &w.url("/.stagepass/auth"),
+            &headers,
+            Default::default(),
+        )
+        .await
+}
+
+/// The same routes decide for forward auth as for proxied requests: the
+/// proxy names the path, stagepass normalises it and applies its route.
+#[tokio::test]
+async fn routes_and_bearer_tokens_decide_forward_auth_on_the_path_the_proxy_names() {
+    use stagepass::config::{AllowConfig, RouteBearer, RouteConfig};
+    let route = |path: &str| RouteConfig {
+        path: path.into(),
+        upstream: None,
+        public: false,
+        allow: None,
+        headers: None,
+        assertion_audience: None,
+        bearer: RouteBearer::Verify,
+    };
+    let routes = vec![
+        RouteConfig {
+            public: true,
+            ..route("/healthz")
+        },
+        RouteConfig {
+            allow: Some(AllowConfig {
+                groups: vec!["group:default/team-b".into()],
+                ..AllowConfig::default()
+            }),
+            ..route("/admin")
+        },
+    ];
+    let w = world_with(WorldOptions::default(), move |cfg| {
+        trust_loopback(cfg);
+        use_test_catalog(cfg);
+        cfg.stagepass.routes = routes;
+        cfg.stagepass.bearer.audiences = vec![support::op::API_AUDIENCE.into()];
+    })
+    .await;
+    let mut alice = Agent::new(); // team-a
+    w.sign_in(&mut alice, "/", "alice").await;
+    assert_eq!(ask(&w, &mut alice, Some("/docs")).await.status, 200);
+    for sneaky in ["/admin", "/healthz/../admin", "/%61dmin/x"] {
+        let reply = ask(&w, &mut alice, Some(sneaky)).await;
+        assert_eq!(reply.status, 403, "{sneaky}: {}", reply.text());
+    }
+    let mut stranger = Agent::new();
+    let public = ask(&w, &mut stranger, Some("/healthz")).await;
+    assert_eq!(public.status, 200);
+    assert!(public.headers.get("x-auth-request-user").is_none());
+    assert_eq!(ask(&w, &mut stranger, Some("/docs")).await.status, 401);
+    // Routes exist, so a proxy that does not name the path gets no answer
+    // it could mistake for a decision.
+    let blind = ask(&w, &mut alice, None).await;
+    assert_eq!(blind.status, 400, "{}", blind.text());
+    assert_eq!(blind.json()["error"]["name"], "forward_auth_needs_uri");
+    // A CI job's token, through the proxy: no cookie, same answer headers.
+    let token = w.op.machine_token(&[]).await;
+    let reply = send(
+        &client(),
+        anonymous("GET", w.url("/.stagepass/auth").as_str())
+            .header("x-forwarded-uri", "/docs")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Default::default())
+            .unwrap(),
+    )
+    .await;
+    // With a catalog, the machine must resolve to a catalog User: it does
+    // not, so it is refused as an unknown person would be.
+    assert_eq!(reply.status, 403, "{}", reply.text());
+}

@@ -9,6 +9,11 @@
 //! Anything else gets 401 without `Location` (nginx turns any other status
 //! into a 500) and with `X-Stagepass-Sign-In: <publicUrl>/.stagepass/start?rd=<url>`,
 //! the URL the proxy sends the browser to.
+//!
+//! With `stagepass.routes`, the proxy must say which path was asked for
+//! (`X-Forwarded-Uri`, as Caddy and Traefik send it): the path is
+//! normalised and its route decides, as for a proxied request. Without
+//! that header the answer is a 400, never a decision made blind.
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -16,8 +21,9 @@ use http::{Request, Response, StatusCode};
 use super::headers::PersonField;
 use super::protect::Refused;
 use super::signin::encode;
-use super::{Gate, client_error, request_id};
+use super::{Gate, client_error, policy, request_id};
 use crate::body::Body;
+use crate::config::RouteBearer;
 use crate::error::Error;
 use crate::proxy::{Peer, hygiene};
 
@@ -41,7 +47,23 @@ impl Gate {
                 "Forward authentication answers only the proxies listed in stagepass.trustedProxies.",
             ));
         }
-        match self.admit(req.headers(), request_id(req), None).await {
+        let route = self.forwarded_route(req)?;
+        let bearer = super::bearer::token(req.headers());
+        let passthrough =
+            bearer.is_some() && route.is_some_and(|r| r.bearer == RouteBearer::Passthrough);
+        if route.is_some_and(|r| r.public) || passthrough {
+            // Let through with no identity, as the proxy path does.
+            return Ok(no_store(Response::new(crate::body::empty())));
+        }
+        let admitted = self.admit(req.headers(), request_id(req), route).await;
+        let outcome = match (admitted, bearer) {
+            (Err(Refused::SignInRequired(clear)), Some(token)) => {
+                (self.admit_bearer(token, route).await)
+                    .map_err(|err| Refused::Failed(super::protect::with_cookies(err, &clear)))
+            }
+            (other, _) => other,
+        };
+        match outcome {
             Ok(admitted) => {
                 let mut response = Response::new(crate::body::empty());
                 let headers = response.headers_mut();
@@ -51,8 +73,7 @@ impl Gate {
                 for cookie in admitted.set_cookies {
                     headers.append(header::SET_COOKIE, cookie);
                 }
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                Ok(response)
+                Ok(no_store(response))
             }
             Err(Refused::SignInRequired(clear)) => {
                 // Only a trusted proxy may say which page the person was
@@ -75,4 +96,36 @@ impl Gate {
             Err(Refused::Failed(err)) => Err(err),
         }
     }
+
+    /// The route of the path the proxy says was asked for; `None` when no
+    /// route covers it. Refused when routes exist and the path is unknown.
+    fn forwarded_route<B>(&self, req: &Request<B>) -> Result<Option<&policy::Route>, Error> {
+        if self.route_table.is_empty() {
+            return Ok(None);
+        }
+        let Some(uri) = req
+            .headers()
+            .get_all("x-forwarded-uri")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<http::Uri>().ok())
+        else {
+            return Err(client_error(
+                StatusCode::BAD_REQUEST,
+                "forward_auth_needs_uri",
+                "Forward authentication needs X-Forwarded-Uri to apply stagepass.routes.",
+            ));
+        };
+        let mut uri = uri;
+        super::normalize_path(&mut uri)?;
+        Ok(self.route_table.find(uri.path()))
+    }
+}
+
+fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -88,6 +88,10 @@ impl RouteTable {
         self.routes.iter().find(|route| covers(&route.path, path))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
     /// Whether any route's identity headers pass the access token on.
     pub fn any_passes_access_token(&self) -> bool {
         (self.routes.iter()).any(|r| {
