@@ -28,7 +28,13 @@ pub fn catalog(
     problems: &mut Problems,
 ) -> Option<CatalogConfig> {
     match field.value {
-        Some(value) => collect(problems, parse_catalog(value, &field.path, base_dir)),
+        Some(value) => {
+            let mut catalog = collect(problems, parse_catalog(value, &field.path, base_dir))?;
+            let ca = field.child("caFile");
+            catalog.ca_file =
+                ca.optional(problems, None, |f| super::outbound::ca_file(f).map(Some));
+            Some(catalog)
+        }
         None if needed => Some(CatalogConfig::new(CatalogSource::File(
             base_dir.join(DEFAULT_CATALOG_FILE),
         ))),

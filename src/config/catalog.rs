@@ -22,6 +22,8 @@ pub struct CatalogConfig {
     pub stale_for: Duration,
     /// Upper bound on cached identities.
     pub max_cached: u64,
+    /// `caFile`: a CA bundle trusted for the catalog API only.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +51,7 @@ impl CatalogConfig {
             fresh_for: DEFAULT_FRESH_FOR,
             stale_for: DEFAULT_STALE_FOR,
             max_cached: DEFAULT_MAX_CACHED,
+            ca_file: None,
         }
     }
 }
@@ -68,11 +71,11 @@ pub fn parse_catalog(
     };
     let mut issues: Vec<ConfigIssue> = map
         .keys()
-        .filter(|key| !["file", "url", "token"].contains(&key.as_str()))
+        .filter(|key| !["file", "url", "token", "caFile"].contains(&key.as_str()))
         .map(|key| {
             issue(
                 &format!("{path}.{key}"),
-                "unknown key; expected file, or url and token",
+                "unknown key; expected file, or url, token and caFile",
             )
         })
         .collect();
@@ -101,8 +104,10 @@ fn parse_file_source(
     path: &str,
     base_dir: &Path,
 ) -> Result<CatalogSource, ConfigIssue> {
-    if map.contains_key("token") {
-        return Err(issue(&format!("{path}.token"), "only applies with url"));
+    for key in ["token", "caFile"] {
+        if map.contains_key(key) {
+            return Err(issue(&format!("{path}.{key}"), "only applies with url"));
+        }
     }
     match file.as_str() {
         Some(file) if !file.is_empty() => Ok(CatalogSource::File(base_dir.join(file))),

@@ -16,11 +16,17 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// Keys whose string values are file paths; they are made relative to the
 /// directory of the file that names them, since after merging nobody knows
 /// which file that was.
-/// `*` stands for any list index.
+/// `*` stands for any list index, `?` for any mapping key.
 const PATH_KEYS: &[&[&str]] = &[
     &["stagepass", "tls", "certFile"],
     &["stagepass", "tls", "keyFile"],
     &["stagepass", "catalog", "file"],
+    &["stagepass", "catalog", "caFile"],
+    &["stagepass", "tls", "caFiles", "*"],
+    &["stagepass", "upstreamTls", "caFile"],
+    &["stagepass", "upstreamTls", "certFile"],
+    &["stagepass", "upstreamTls", "keyFile"],
+    &["auth", "providers", "?", "?", "caFile"],
     &["auth", "keyStore", "static", "keys", "*", "publicKeyFile"],
     &["auth", "keyStore", "static", "keys", "*", "privateKeyFile"],
 ];
@@ -312,7 +318,7 @@ fn resolve_path_key(value: Value, dir: &Path, path: &[Seg]) -> Value {
     let is_path_key = PATH_KEYS.iter().any(|keys| {
         keys.len() == path.len()
             && keys.iter().zip(path).all(|(k, seg)| match seg {
-                Seg::Key(s) => s == k,
+                Seg::Key(s) => s == k || *k == "?",
                 Seg::Index(_) => *k == "*",
             })
     });

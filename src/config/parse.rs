@@ -257,3 +257,12 @@ pub(super) fn prompt(field: &Field) -> Result<Option<String>, String> {
     let text = field.text()?;
     Ok(Some(text).filter(|p| !p.trim().is_empty() && p.trim() != "auto"))
 }
+
+pub(super) fn existing_file(field: &Field) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(field.text()?);
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => Ok(path),
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+    }
+}

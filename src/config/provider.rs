@@ -63,6 +63,8 @@ pub(super) fn provider(
         timeout,
         resolvers,
         require_verified_email,
+        ca_file: child("caFile")
+            .optional(problems, None, |f| super::outbound::ca_file(f).map(Some)),
     })
 }
 

@@ -112,6 +112,9 @@ pub struct StagepassConfig {
     pub routes: Vec<super::RouteConfig>,
     /// `bearer`: API clients with tokens instead of sessions.
     pub bearer: super::BearerConfig,
+    /// `tls.caFiles`, `outboundProxy`, `upstreamTls`: how stagepass reaches
+    /// the IdP, the catalog and the upstream.
+    pub outbound: super::OutboundConfig,
 }
 
 /// `upstream: builtin:whoami`: instead of an app, stagepass's own page
@@ -242,6 +245,9 @@ pub struct ProviderConfig {
     /// `signIn.requireVerifiedEmail`, default false: use an email only when
     /// the IdP says `email_verified: true`, not merely when it does not say.
     pub require_verified_email: bool,
+    /// `caFile`: a CA bundle trusted for this IdP only, besides the system
+    /// store and `stagepass.tls.caFiles`.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,9 +38,11 @@ const STAGEPASS_KEYS: &[&str] = &[
     "headers",
     "routes",
     "bearer",
+    "outboundProxy",
+    "upstreamTls",
 ];
 const ADMIN_KEYS: &[&str] = &["listen"];
-const TLS_KEYS: &[&str] = &["certFile", "keyFile"];
+const TLS_KEYS: &[&str] = &["certFile", "keyFile", "caFiles"];
 const TIMEOUT_KEYS: &[&str] = &["connect", "responseHeaders", "idle", "requestHeaders"];
 
 const DEFAULT_LISTEN: &str = "0.0.0.0:7000";
@@ -184,6 +186,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         headers: super::headers::headers(&child("headers"), problems),
         routes: super::routes::routes(&child("routes"), problems),
         bearer: super::bearer::bearer(&child("bearer"), problems),
+        outbound: super::outbound::outbound(section, problems),
         // Read from `app.title` in `validate`, the section Backstage owns.
         site_name: DEFAULT_SITE_NAME.to_owned(),
     })
@@ -238,21 +241,17 @@ fn tls(section: &Field, problems: &mut Problems) -> Option<Option<TlsConfig>> {
     section.map(problems)?;
     section.reject_unknown_keys(problems, TLS_KEYS);
     // Relative paths were resolved against the naming file while loading.
-    let cert_file = section.child("certFile").required(problems, existing_file);
-    let key_file = section.child("keyFile").required(problems, existing_file);
+    // `caFiles` alone is about outbound trust: the listener stays plain.
+    let (cert, key) = (section.child("certFile"), section.child("keyFile"));
+    if !cert.is_set() && !key.is_set() {
+        return Some(None);
+    }
+    let cert_file = cert.required(problems, parse::existing_file);
+    let key_file = key.required(problems, parse::existing_file);
     Some(Some(TlsConfig {
         cert_file: cert_file?,
         key_file: key_file?,
     }))
-}
-
-fn existing_file(field: &Field) -> Result<std::path::PathBuf, String> {
-    let path = std::path::PathBuf::from(field.text()?);
-    match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_file() => Ok(path),
-        Ok(_) => Err(format!("{} is not a file", path.display())),
-        Err(err) => Err(format!("cannot read {}: {err}", path.display())),
-    }
 }
 
 fn timeouts(section: &Field, problems: &mut Problems) -> Timeouts {

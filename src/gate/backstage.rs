@@ -54,7 +54,8 @@ impl Backstage {
             return Ok(None);
         };
         let fresh_for = catalog.fresh_for;
-        let resolver = IdentityResolver::new(resolvers, catalog)
+        let outbound = crate::http_client::Outbound::new(&sp.outbound);
+        let resolver = IdentityResolver::new(resolvers, catalog, &outbound)
             .map_err(|e| format!("stagepass.catalog: {e}"))?
             .counting(Arc::clone(metrics));
         let tokens = TokenIssuer::new(config.auth.token.clone())

@@ -92,14 +92,14 @@ impl Gate {
             .map_err(|e| format!("stagepass.cookieName: {e}"))?;
         let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
         let backstage = Backstage::build(config, resolvers, &metrics)?;
-        let route_table = policy::RouteTable::new(sp, &metrics);
+        let route_table = policy::RouteTable::new(sp, &metrics)?;
         let person = headers::PersonHeaders::new(sp.headers.clone());
         Ok(Gate {
             keep_access_token: person.passes_access_token()
                 || route_table.any_passes_access_token(),
             policy_claims: sp.policy_claims(),
             bearer: sp.bearer.clone(),
-            forwarder: Forwarder::new(sp, Arc::clone(&metrics)),
+            forwarder: Forwarder::new(sp, Arc::clone(&metrics))?,
             sign_in,
             session_duration,
             backstage,
@@ -293,7 +293,9 @@ fn sign_in(
             sp.provider
         )
     })?;
-    let oidc = OidcProvider::new(provider, Arc::clone(metrics));
+    let outbound = crate::http_client::Outbound::new(&sp.outbound);
+    let oidc = OidcProvider::new(provider, &outbound, Arc::clone(metrics))
+        .map_err(|e| format!("auth.providers.{}: {e}", sp.provider))?;
     oidc.spawn_discovery();
     Ok((
         SignIn::Oidc(oidc),

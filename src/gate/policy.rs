@@ -56,31 +56,31 @@ pub(super) struct Person<'a> {
 }
 
 impl RouteTable {
-    pub fn new(config: &StagepassConfig, metrics: &Arc<Metrics>) -> Self {
+    pub fn new(config: &StagepassConfig, metrics: &Arc<Metrics>) -> Result<Self, String> {
+        let forwarder = |url: &url::Url| Forwarder::to(config, url, Arc::clone(metrics));
         let mut routes: Vec<Route> = config
             .routes
             .iter()
-            .map(|route| Route {
-                path: route.path.clone(),
-                public: route.public,
-                allow: route.allow.clone(),
-                forwarder: route
-                    .upstream
-                    .as_ref()
-                    .map(|url| Forwarder::to(config, url, Arc::clone(metrics))),
-                bearer: route.bearer,
-                person: route.headers.as_ref().map(|headers| {
-                    let owned = super::owned_headers(config, headers);
-                    (PersonHeaders::new(headers.clone()), owned)
-                }),
-                audience: route.assertion_audience.clone().or_else(|| {
-                    let own = route.upstream.as_ref()?.origin().ascii_serialization();
-                    (own != config.upstream.origin().ascii_serialization()).then_some(own)
-                }),
+            .map(|route| {
+                Ok(Route {
+                    path: route.path.clone(),
+                    public: route.public,
+                    allow: route.allow.clone(),
+                    forwarder: route.upstream.as_ref().map(forwarder).transpose()?,
+                    bearer: route.bearer,
+                    person: route.headers.as_ref().map(|headers| {
+                        let owned = super::owned_headers(config, headers);
+                        (PersonHeaders::new(headers.clone()), owned)
+                    }),
+                    audience: route.assertion_audience.clone().or_else(|| {
+                        let own = route.upstream.as_ref()?.origin().ascii_serialization();
+                        (own != config.upstream.origin().ascii_serialization()).then_some(own)
+                    }),
+                })
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         routes.sort_by_key(|route| std::cmp::Reverse(route.path.len()));
-        RouteTable { routes }
+        Ok(RouteTable { routes })
     }
 
     /// The route for a normalised path, matched segment by segment.

@@ -21,7 +21,7 @@ use crate::config::{CatalogConfig, CatalogSource, ResolverConfig};
 use crate::metrics::Metrics;
 
 use crate::error::{Error, Source};
-use crate::http_client::ApiClient;
+use crate::http_client::Outbound;
 use cache::{IdentityCache, cache_key};
 use catalog::{ApiCatalog, Catalog, FileCatalog};
 
@@ -103,16 +103,19 @@ pub struct IdentityResolver {
 
 impl IdentityResolver {
     /// A catalog file is read here, so a broken one fails start-up.
+    /// `outbound` is how a catalog API is reached.
     pub fn new(
         resolvers: Vec<ResolverConfig>,
         config: CatalogConfig,
+        outbound: &Outbound,
     ) -> Result<Self, ResolveError> {
-        Self::with_file_recheck(resolvers, config, catalog::FILE_RECHECK_EVERY)
+        Self::with_file_recheck(resolvers, config, outbound, catalog::FILE_RECHECK_EVERY)
     }
 
     fn with_file_recheck(
         resolvers: Vec<ResolverConfig>,
         config: CatalogConfig,
+        outbound: &Outbound,
         recheck: Duration,
     ) -> Result<Self, ResolveError> {
         if resolvers.is_empty() {
@@ -131,7 +134,8 @@ impl IdentityResolver {
             } => Catalog::Api(Box::new(ApiCatalog::new(
                 url,
                 token.clone(),
-                ApiClient::new(*timeout),
+                (outbound.api(config.ca_file.as_deref(), *timeout))
+                    .map_err(|e| ResolveError::Config(format!("caFile: {e}")))?,
             ))),
         };
         Ok(IdentityResolver {

@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::config::{ProviderConfig, TokenEndpointAuthMethod};
 use crate::error::{Error, Source};
-use crate::http_client::{ApiClient, error_chain};
+use crate::http_client::{ApiClient, Outbound, error_chain};
 use crate::metrics::Metrics;
 use discovery::{Discovered, Discovery};
 pub use signed_in::SignedIn;
@@ -52,9 +52,14 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
-    pub fn new(config: &ProviderConfig, metrics: Arc<Metrics>) -> Arc<Self> {
-        let api = ApiClient::new(config.timeout);
-        Arc::new(OidcProvider {
+    /// `outbound` is how the IdP is reached (its `caFile` added).
+    pub fn new(
+        config: &ProviderConfig,
+        outbound: &Outbound,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, String> {
+        let api = outbound.api(config.ca_file.as_deref(), config.timeout)?;
+        Ok(Arc::new(OidcProvider {
             algorithms: config
                 .token_signed_response_alg
                 .iter()
@@ -68,7 +73,7 @@ impl OidcProvider {
                 .time_to_live(Duration::from_secs(30))
                 .build(),
             metrics,
-        })
+        }))
     }
 
     /// Starts discovery in the background; it retries until the IdP answers.

@@ -56,20 +56,30 @@ struct Upstream {
 }
 
 impl Forwarder {
-    pub fn new(config: &StagepassConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn new(config: &StagepassConfig, metrics: Arc<Metrics>) -> Result<Self, String> {
         Self::to(config, &config.upstream, metrics)
     }
 
     /// A forwarder to `upstream` (a route's own), with the same settings.
-    pub fn to(config: &StagepassConfig, upstream: &Url, metrics: Arc<Metrics>) -> Self {
-        Forwarder {
-            client: http_client::pooled(config.timeouts.connect, config.timeouts.idle),
+    /// Fails when `upstreamTls`'s client certificate cannot be used.
+    pub fn to(
+        config: &StagepassConfig,
+        upstream: &Url,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let client = http_client::upstream(
+            &config.outbound,
+            config.timeouts.connect,
+            config.timeouts.idle,
+        )?;
+        Ok(Forwarder {
+            client,
             upstream: Upstream::from_url(upstream),
             response_timeout: config.timeouts.response_headers,
             cookie_prefix: config.cookie_name.clone(),
             public_host: public_host(&config.public_url),
             metrics,
-        }
+        })
     }
 
     /// Streams `req` to the upstream and its response back.

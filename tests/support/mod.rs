@@ -52,6 +52,7 @@ pub fn config(upstream: Url) -> Config {
         timeout: Duration::from_secs(10),
         resolvers: vec![],
         require_verified_email: false,
+        ca_file: None,
     };
     Config {
         stagepass: StagepassConfig {
@@ -76,6 +77,7 @@ pub fn config(upstream: Url) -> Config {
             site_name: "stagepass".into(),
             routes: Vec::new(),
             bearer: Default::default(),
+            outbound: Default::default(),
             inject_backstage_token: true,
             assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },

@@ -49,7 +49,7 @@ pub(super) fn api_resolver_with_timeout(
         stale_for: stale,
         ..CatalogConfig::new(source)
     };
-    IdentityResolver::new(chain, config).unwrap()
+    IdentityResolver::new(chain, config, &crate::http_client::Outbound::direct()).unwrap()
 }
 
 #[tokio::test]

@@ -52,6 +52,7 @@ fn file_resolver(dir: &Path, chain: Vec<ResolverConfig>) -> IdentityResolver {
     IdentityResolver::with_file_recheck(
         chain,
         CatalogConfig::new(CatalogSource::File(path)),
+        &crate::http_client::Outbound::direct(),
         Duration::ZERO,
     )
     .unwrap()

@@ -43,9 +43,12 @@ fn resolver_is_shareable_and_its_futures_are_send() {
     )
     .unwrap();
     let source = CatalogSource::File(dir.path().join("c.yaml"));
-    let resolver =
-        IdentityResolver::new(one("subMatchingUserEntityName"), CatalogConfig::new(source))
-            .unwrap();
+    let resolver = IdentityResolver::new(
+        one("subMatchingUserEntityName"),
+        CatalogConfig::new(source),
+        &crate::http_client::Outbound::direct(),
+    )
+    .unwrap();
     send_sync(&resolver);
     let claims = Claims::default();
     send(resolver.resolve(&claims));
