@@ -145,13 +145,8 @@ async fn api_clients_reach_backstage_with_a_minted_or_a_static_token() {
         cfg.stagepass.upstream = upstream;
         bs.serve_identities_to(cfg, &keys);
         cfg.stagepass.routes = vec![RouteConfig {
-            path: "/api/catalog/entity-facets".into(),
-            upstream: None,
-            public: false,
-            allow: None,
-            headers: None,
-            assertion_audience: None,
             bearer: RouteBearer::Passthrough,
+            ..RouteConfig::at("/api/catalog/entity-facets")
         }];
     })
     .await;

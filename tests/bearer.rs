@@ -16,13 +16,8 @@ use support::*;
 
 fn route(path: &str, allow: AllowConfig) -> RouteConfig {
     RouteConfig {
-        path: path.into(),
-        upstream: None,
-        public: false,
         allow: Some(allow),
-        headers: None,
-        assertion_audience: None,
-        bearer: RouteBearer::Verify,
+        ..RouteConfig::at(path)
     }
 }
 
@@ -225,4 +220,69 @@ async fn a_passthrough_route_hands_the_clients_token_to_the_app_untouched() {
     let mut browser = support::agent::Agent::new();
     let page = browser.get(&w.url("/external/api")).await;
     assert_eq!(page.status, 302);
+}
+
+/// There is no default audience: the clientId would also be the audience of
+/// the ID tokens stagepass's own sign-ins get. Even listed, an ID token is
+/// refused: it is not an access token.
+#[tokio::test]
+async fn id_tokens_and_unconfigured_audiences_are_refused() {
+    let unconfigured = api_world(|cfg| cfg.stagepass.bearer.audiences.clear()).await;
+    let token = unconfigured.op.machine_token(&[]).await;
+    let reply = call(&unconfigured, "/deploy", &token, "application/json").await;
+    assert_invalid_token(&reply, "no audiences configured");
+    assert!(
+        reply.text().contains("names no audience"),
+        "{}",
+        reply.text()
+    );
+
+    let w = api_world(|cfg| {
+        cfg.stagepass.bearer.audiences = vec![support::op::CLIENT_ID.to_owned()];
+        cfg.stagepass.headers.pass_id_token = true;
+    })
+    .await;
+    let mut alice = support::agent::Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await;
+    alice.get(&w.url("/page")).await;
+    let passed_on = w.up.controls.last();
+    let id_token = passed_on
+        .header("x-oauth2-proxy-id-token")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .expect("the app got alice's ID token")
+        .to_owned();
+    // What an app that got it could try: replay it as alice.
+    let reply = call(&w, "/page", &id_token, "application/json").await;
+    assert_invalid_token(&reply, "an ID token");
+    assert!(reply.text().contains("ID token"), "{}", reply.text());
+}
+
+/// The ID token from a refresh, passed on to the app: still not a bearer
+/// token. (This OP repeats the nonce on refresh; IdPs that do not are the
+/// reason the clientId is no default audience and listing it warns.)
+#[tokio::test]
+async fn a_refreshed_id_token_is_refused_too() {
+    let options = WorldOptions {
+        access_token_ttl: 30, // within the refresh margin: every request refreshes
+        ..WorldOptions::default()
+    };
+    let w = world_with(options, |cfg| {
+        cfg.stagepass.bearer.audiences = vec![support::op::CLIENT_ID.to_owned()];
+        cfg.stagepass.headers.pass_id_token = true;
+    })
+    .await;
+    let mut alice = support::agent::Agent::new();
+    w.sign_in(&mut alice, "/", "alice").await;
+    let before = w.op.stats().await["token_refresh_token"].as_u64().unwrap();
+    assert_eq!(alice.get(&w.url("/page")).await.status, 200);
+    assert!(w.op.stats().await["token_refresh_token"].as_u64().unwrap() > before);
+    let id_token =
+        w.up.controls
+            .last()
+            .header("x-oauth2-proxy-id-token")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap()
+            .to_owned();
+    let reply = call(&w, "/page", &id_token, "application/json").await;
+    assert_invalid_token(&reply, "a refreshed ID token");
 }

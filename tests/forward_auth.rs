@@ -288,41 +288,48 @@ async fn ask(w: &World, agent: &mut Agent, uri: Option<&str>) -> Reply {
 
 /// The same routes decide for forward auth as for proxied requests: the
 /// proxy names the path, stagepass normalises it and applies its route.
+/// No catalog here: groups are the IdP's (alice is in team-a).
 #[tokio::test]
 async fn routes_and_bearer_tokens_decide_forward_auth_on_the_path_the_proxy_names() {
-    use stagepass::config::{AllowConfig, RouteBearer, RouteConfig};
-    let route = |path: &str| RouteConfig {
-        path: path.into(),
-        upstream: None,
-        public: false,
-        allow: None,
-        headers: None,
-        assertion_audience: None,
-        bearer: RouteBearer::Verify,
-    };
+    use stagepass::config::{AllowConfig, HeadersConfig, RouteBearer, RouteConfig};
+    let route = RouteConfig::at;
     let routes = vec![
         RouteConfig {
             public: true,
             ..route("/healthz")
         },
         RouteConfig {
+            public: true,
+            headers: Some(HeadersConfig::default()),
+            ..route("/status")
+        },
+        RouteConfig {
             allow: Some(AllowConfig {
-                groups: vec!["group:default/team-b".into()],
+                groups: vec!["team-b".into()],
                 ..AllowConfig::default()
             }),
             ..route("/admin")
         },
+        RouteConfig {
+            bearer: RouteBearer::Passthrough,
+            ..route("/external")
+        },
     ];
-    let w = world_with(WorldOptions::default(), move |cfg| {
+    let options = WorldOptions {
+        machine_claims: serde_json::json!({"groups": ["ci"]}),
+        ..WorldOptions::default()
+    };
+    let w = world_with(options, move |cfg| {
         trust_loopback(cfg);
-        use_test_catalog(cfg);
         cfg.stagepass.routes = routes;
         cfg.stagepass.bearer.audiences = vec![support::op::API_AUDIENCE.into()];
     })
     .await;
-    let mut alice = Agent::new(); // team-a
+    let mut alice = Agent::new();
     w.sign_in(&mut alice, "/", "alice").await;
-    assert_eq!(ask(&w, &mut alice, Some("/docs")).await.status, 200);
+    let reply = ask(&w, &mut alice, Some("/docs")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.headers["x-auth-request-user"], "alice");
     for sneaky in ["/admin", "/healthz/../admin", "/%61dmin/x"] {
         let reply = ask(&w, &mut alice, Some(sneaky)).await;
         assert_eq!(reply.status, 403, "{sneaky}: {}", reply.text());
@@ -332,23 +339,42 @@ async fn routes_and_bearer_tokens_decide_forward_auth_on_the_path_the_proxy_name
     assert_eq!(public.status, 200);
     assert!(public.headers.get("x-auth-request-user").is_none());
     assert_eq!(ask(&w, &mut stranger, Some("/docs")).await.status, 401);
+    // A public route that asks for headers names a visitor who is signed in.
+    let named = ask(&w, &mut alice, Some("/status")).await;
+    assert_eq!(named.headers["x-auth-request-user"], "alice");
+    let anonymous_status = ask(&w, &mut stranger, Some("/status")).await;
+    assert_eq!(anonymous_status.status, 200);
+    assert!(
+        anonymous_status
+            .headers
+            .get("x-auth-request-user")
+            .is_none()
+    );
     // Routes exist, so a proxy that does not name the path gets no answer
     // it could mistake for a decision.
     let blind = ask(&w, &mut alice, None).await;
     assert_eq!(blind.status, 400, "{}", blind.text());
     assert_eq!(blind.json()["error"]["name"], "forward_auth_needs_uri");
-    // A CI job's token, through the proxy: no cookie, same answer headers.
+    // A CI job's token, through the proxy: no cookie, the machine answered.
     let token = w.op.machine_token(&[]).await;
-    let reply = send(
-        &client(),
+    let with_token = |uri: &str, token: &str| {
         anonymous("GET", w.url("/.stagepass/auth").as_str())
-            .header("x-forwarded-uri", "/docs")
+            .header("x-forwarded-uri", uri)
             .header("authorization", format!("Bearer {token}"))
             .body(Default::default())
-            .unwrap(),
-    )
-    .await;
-    // With a catalog, the machine must resolve to a catalog User: it does
-    // not, so it is refused as an unknown person would be.
-    assert_eq!(reply.status, 403, "{}", reply.text());
+            .unwrap()
+    };
+    let reply = send(&client(), with_token("/docs", &token)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.headers["x-auth-request-user"],
+        support::op::MACHINE_ID
+    );
+    assert_eq!(reply.headers["x-auth-request-groups"], "ci");
+    let refused = send(&client(), with_token("/docs", "not-a-jwt")).await;
+    assert_eq!(refused.status, 401);
+    // A passthrough route lets any bearer request through, with no identity.
+    let through = send(&client(), with_token("/external/x", "not-a-jwt")).await;
+    assert_eq!(through.status, 200);
+    assert!(through.headers.get("x-auth-request-user").is_none());
 }

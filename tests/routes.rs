@@ -4,21 +4,13 @@
 mod support;
 
 use bytes::Bytes;
-use stagepass::config::{AllowConfig, Config, HeadersConfig, RouteBearer, RouteConfig};
+use stagepass::config::{AllowConfig, Config, HeadersConfig, RouteConfig};
 use support::agent::{Agent, location};
 use support::world::{OP_HOST, World, WorldOptions, world_with};
 use support::*;
 
 fn route(path: &str) -> RouteConfig {
-    RouteConfig {
-        path: path.into(),
-        upstream: None,
-        public: false,
-        allow: None,
-        headers: None,
-        assertion_audience: None,
-        bearer: RouteBearer::Verify,
-    }
+    RouteConfig::at(path)
 }
 
 fn team_a_only(groups: &[&str]) -> Option<AllowConfig> {
@@ -290,6 +282,15 @@ async fn each_upstream_gets_assertions_for_itself_and_errors_name_the_route() {
         origin(app_b.url())
     );
     assert_eq!(assertion_claims(&app_c.controls.last())["aud"], "app-c");
+    // Only the default upstream gets the Backstage token: another app could
+    // use it as the person, against Backstage and against stagepass.
+    assert_eq!(app_b.controls.last().header("authorization"), None);
+    assert!(
+        w.up.controls
+            .last()
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer ey"))
+    );
     assert_eq!(
         assertion_claims(&w.up.controls.last())["aud"],
         origin(w.up.url())

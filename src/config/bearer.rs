@@ -2,8 +2,8 @@
 //! call with `Authorization: Bearer <JWT>` instead of a session cookie.
 //!
 //! A token is accepted when the configured IdP signed it for stagepass (an
-//! audience listed here, by default the provider's `clientId`), or when
-//! stagepass minted it (a Backstage token it handed out). A route may
+//! audience listed here; there is no default), or when stagepass minted it
+//! (a Backstage token it handed out). A route may
 //! instead pass the client's token through untouched (`bearer: passthrough`,
 //! for Backstage `externalAccess` static tokens that Backstage checks).
 
@@ -16,8 +16,8 @@ pub struct BearerConfig {
     /// `enabled`, default true. Off: a bearer token never stands in for a
     /// session (it still is never redirected to sign in).
     pub enabled: bool,
-    /// `audiences`: `aud` values accepted in IdP tokens. Empty means the
-    /// provider's `clientId`.
+    /// `audiences`: `aud` values accepted in IdP tokens. Empty: no IdP token
+    /// is accepted (Backstage tokens stagepass minted still are).
     pub audiences: Vec<String>,
     /// `requiredScope`: a scope an IdP token must carry (in `scope` or `scp`).
     pub required_scope: Option<String>,
@@ -54,7 +54,7 @@ pub(super) fn bearer(section: &Field, problems: &mut Problems) -> BearerConfig {
     if audiences.is_set() && audiences_list.is_empty() {
         problems.add(
             &audiences.path,
-            "lists no audience: remove it to accept tokens for the provider's clientId",
+            "lists no audience: name the aud of the IdP's API tokens, or remove it",
         );
     }
     BearerConfig {
@@ -74,6 +74,19 @@ pub(super) fn route_bearer(field: &Field) -> Result<RouteBearer, String> {
             "expected verify or passthrough, got {}",
             field.got()
         )),
+    }
+}
+
+/// Listing the sign-in client's id also admits its ID tokens that carry
+/// nothing only ID tokens carry (refreshed ones may not): worth a warning.
+pub(super) fn warn_on_client_id(bearer: &BearerConfig, client_id: &str, problems: &mut Problems) {
+    if bearer.audiences.iter().any(|a| a == client_id) {
+        problems.warn(
+            "stagepass.bearer.audiences",
+            "lists the sign-in clientId: an ID token from a refresh that carries no nonce or \
+             at_hash would then pass as an API token; prefer the audience of your IdP's API \
+             access tokens (Entra ID: api://<client id>)",
+        );
     }
 }
 

@@ -18,6 +18,7 @@ const ROUTE_KEYS: &[&str] = &[
     "headers",
     "assertion",
     "bearer",
+    "backstageToken",
 ];
 const ALLOW_KEYS: &[&str] = &["users", "groups", "emails", "emailDomains", "claims"];
 const ASSERTION_KEYS: &[&str] = &["audience"];
@@ -41,6 +42,9 @@ pub struct RouteConfig {
     pub assertion_audience: Option<String>,
     /// What a client's `Authorization: Bearer` means here.
     pub bearer: RouteBearer,
+    /// `backstageToken`: whether the Backstage token goes to this route's
+    /// upstream. `None`: only when the route has no upstream of its own.
+    pub backstage_token: Option<bool>,
 }
 
 /// Any one matching rule allows.
@@ -61,6 +65,21 @@ pub struct AllowConfig {
 }
 
 impl RouteConfig {
+    /// A route at `path` with nothing else said: signed-in people only, the
+    /// default upstream, `stagepass.headers`.
+    pub fn at(path: &str) -> Self {
+        RouteConfig {
+            path: path.to_owned(),
+            upstream: None,
+            public: false,
+            allow: None,
+            headers: None,
+            assertion_audience: None,
+            bearer: RouteBearer::Verify,
+            backstage_token: None,
+        }
+    }
+
     /// Names of the claims this route's rules read.
     pub fn claim_names(&self) -> impl Iterator<Item = &str> {
         self.allow
@@ -117,6 +136,12 @@ fn route(item: &Field, problems: &mut Problems) -> Option<RouteConfig> {
     let bearer = item
         .child("bearer")
         .optional(problems, RouteBearer::default(), route_bearer);
+    if bearer == RouteBearer::Passthrough && allow.is_some() {
+        problems.add(
+            &allow_field.path,
+            "bearer: passthrough lets any bearer request through unchecked; allow rules would not hold there",
+        );
+    }
     if public && bearer == RouteBearer::Passthrough {
         problems.add(
             &item.child("bearer").path,
@@ -131,6 +156,12 @@ fn route(item: &Field, problems: &mut Problems) -> Option<RouteConfig> {
         headers,
         assertion_audience: assertion_audience(&item.child("assertion"), problems),
         bearer,
+        backstage_token: item
+            .child("backstageToken")
+            .optional(problems, None, |f| match f.value {
+                Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+                _ => Err(format!("expected true or false, got {}", f.got())),
+            }),
     })
 }
 
@@ -206,6 +237,12 @@ fn assertion_audience(field: &Field, problems: &mut Problems) -> Option<String> 
         let text = f.text()?;
         if text.trim().is_empty() {
             return Err("must not be empty".to_owned());
+        }
+        if text == "backstage" {
+            return Err(
+                "backstage is the audience of Backstage tokens; an assertion must not pass for one"
+                    .to_owned(),
+            );
         }
         Ok(text)
     })

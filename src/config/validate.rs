@@ -90,6 +90,9 @@ pub(super) fn validate(
             &mut problems,
         );
         super::headers::check_header_sources(stagepass, &mut problems);
+        if let Some(provider) = auth.providers.get(&stagepass.provider) {
+            super::bearer::warn_on_client_id(&stagepass.bearer, &provider.client_id, &mut problems);
+        }
         if let Ok(title) = Field::root(tree, "app").child("title").text() {
             stagepass.site_name = title;
         }

@@ -22,6 +22,8 @@ use crate::token::TokenIssuer;
 /// asks for and the audience of its assertion.
 pub(super) struct Target<'a> {
     pub person: &'a PersonHeaders,
+    /// Whether the Backstage token goes along (`routes[].backstageToken`).
+    pub backstage_token: bool,
     /// `None`: the default upstream's origin.
     pub audience: Option<&'a str>,
     /// Keeps a route's differing injections apart from the default ones.
@@ -118,7 +120,10 @@ impl Backstage {
         let audience = target.audience.unwrap_or(&self.audience);
         let assertion = self.tokens.assertion_for(&identity, &claims, audience, now);
         let mut headers = Vec::with_capacity(2);
-        if let Some(name) = &self.token_header
+        if let Some(name) = self
+            .token_header
+            .as_ref()
+            .filter(|_| target.backstage_token)
             && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token))
         {
             headers.push((name.clone(), value));

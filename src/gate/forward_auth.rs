@@ -31,7 +31,8 @@ use crate::proxy::{Peer, hygiene};
 const SIGN_IN_HEADER: HeaderName = HeaderName::from_static("x-stagepass-sign-in");
 
 impl Gate {
-    /// `/.stagepass/auth`, any method: the answer depends on cookies only.
+    /// `/.stagepass/auth`, any method: the answer depends on the request's
+    /// cookies or bearer token and, with routes, the path the proxy names.
     pub(super) async fn forward_auth<B>(
         &self,
         req: &Request<B>,
@@ -51,7 +52,11 @@ impl Gate {
         let bearer = super::bearer::token(req.headers());
         let passthrough =
             bearer.is_some() && route.is_some_and(|r| r.bearer == RouteBearer::Passthrough);
-        if route.is_some_and(|r| r.public) || passthrough {
+        let public = route.is_some_and(|r| r.public);
+        let name_visitor = public
+            && route.is_some_and(|r| r.person.is_some())
+            && self.jar().carries_session(req.headers());
+        if (public && !name_visitor) || passthrough {
             // Let through with no identity, as the proxy path does.
             return Ok(no_store(Response::new(crate::body::empty())));
         }
@@ -60,6 +65,14 @@ impl Gate {
             (Err(Refused::SignInRequired(clear)), Some(token)) => {
                 (self.admit_bearer(token, route).await)
                     .map_err(|err| Refused::Failed(super::protect::with_cookies(err, &clear)))
+            }
+            // A public route lets the visitor through whatever happened.
+            (Err(refused), _) if public => {
+                let mut response = Response::new(crate::body::empty());
+                for cookie in refused.into_cookies() {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                return Ok(no_store(response));
             }
             (other, _) => other,
         };

@@ -110,7 +110,7 @@ impl Gate {
                 sp.public_url.clone(),
                 sp.allowed_redirect_origins.clone(),
             ),
-            owned_headers: owned_headers(sp, &sp.headers),
+            owned_headers: owned_headers(sp, &sp.headers, true),
             person,
             max_session_bytes: sp.max_request_header_bytes / 4 * 3,
             forms: form::FormReader::new(sp.timeouts.request_headers),
@@ -197,12 +197,14 @@ pub fn normalize_path(uri: &mut http::Uri) -> Result<(), Error> {
 fn owned_headers(
     sp: &crate::config::StagepassConfig,
     headers: &crate::config::HeadersConfig,
+    backstage_token: bool,
 ) -> Vec<HeaderName> {
     let mut owned = vec![sp.assertion_header.clone()];
     if sp.backstage_token_header != header::AUTHORIZATION {
         owned.push(sp.backstage_token_header.clone());
     }
-    if sp.injects_authorization_with(headers) {
+    let token_in_authorization = backstage_token && sp.backstage_token_in_authorization();
+    if token_in_authorization || headers.pass_authorization_header {
         owned.push(header::AUTHORIZATION);
     }
     owned

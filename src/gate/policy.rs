@@ -23,19 +23,53 @@ pub(super) struct Route {
     /// This route's own upstream; the default one when `None`.
     pub forwarder: Option<Forwarder>,
     pub bearer: RouteBearer,
-    /// This route's identity headers (`routes[].headers`) and the client
-    /// headers stripped for them; the gate's when `None`.
-    pub person: Option<(PersonHeaders, Vec<HeaderName>)>,
+    /// This route's identity headers (`routes[].headers`); the gate's when
+    /// `None`.
+    pub person: Option<PersonHeaders>,
+    /// The client headers stripped on this route, when they differ from
+    /// the gate's (other identity headers, no Backstage token).
+    pub owned_headers: Option<Vec<HeaderName>>,
+    /// Whether the Backstage token goes along: by default only to the
+    /// default upstream, since any app that gets it can use it as the
+    /// person (against Backstage, and against stagepass as a bearer token).
+    pub backstage_token: bool,
     /// `aud` of this route's assertions when it is not the default
     /// upstream's origin.
     pub audience: Option<String>,
 }
 
 impl Route {
+    fn new(
+        config: &StagepassConfig,
+        route: &crate::config::RouteConfig,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let forwarder = |url: &url::Url| Forwarder::to(config, url, Arc::clone(metrics));
+        let backstage_token = route.backstage_token.unwrap_or(route.upstream.is_none());
+        let owned_headers = (route.headers.is_some() || !backstage_token).then(|| {
+            let headers = route.headers.as_ref().unwrap_or(&config.headers);
+            super::owned_headers(config, headers, backstage_token)
+        });
+        Ok(Route {
+            path: route.path.clone(),
+            public: route.public,
+            allow: route.allow.clone(),
+            forwarder: route.upstream.as_ref().map(forwarder).transpose()?,
+            bearer: route.bearer,
+            person: route.headers.clone().map(PersonHeaders::new),
+            owned_headers,
+            backstage_token,
+            audience: route.assertion_audience.clone().or_else(|| {
+                let own = route.upstream.as_ref()?.origin().ascii_serialization();
+                (own != config.upstream.origin().ascii_serialization()).then_some(own)
+            }),
+        })
+    }
+
     /// Whether what this route injects differs from the default: its
     /// injections are then kept apart from the default ones.
     pub fn has_own_injection(&self) -> bool {
-        self.person.is_some() || self.audience.is_some()
+        self.person.is_some() || self.audience.is_some() || !self.backstage_token
     }
 }
 
@@ -57,28 +91,9 @@ pub(super) struct Person<'a> {
 
 impl RouteTable {
     pub fn new(config: &StagepassConfig, metrics: &Arc<Metrics>) -> Result<Self, String> {
-        let forwarder = |url: &url::Url| Forwarder::to(config, url, Arc::clone(metrics));
-        let mut routes: Vec<Route> = config
-            .routes
-            .iter()
-            .map(|route| {
-                Ok(Route {
-                    path: route.path.clone(),
-                    public: route.public,
-                    allow: route.allow.clone(),
-                    forwarder: route.upstream.as_ref().map(forwarder).transpose()?,
-                    bearer: route.bearer,
-                    person: route.headers.as_ref().map(|headers| {
-                        let owned = super::owned_headers(config, headers);
-                        (PersonHeaders::new(headers.clone()), owned)
-                    }),
-                    audience: route.assertion_audience.clone().or_else(|| {
-                        let own = route.upstream.as_ref()?.origin().ascii_serialization();
-                        (own != config.upstream.origin().ascii_serialization()).then_some(own)
-                    }),
-                })
-            })
-            .collect::<Result<_, String>>()?;
+        let mut routes = (config.routes.iter())
+            .map(|route| Route::new(config, route, metrics))
+            .collect::<Result<Vec<_>, String>>()?;
         routes.sort_by_key(|route| std::cmp::Reverse(route.path.len()));
         Ok(RouteTable { routes })
     }
@@ -97,7 +112,7 @@ impl RouteTable {
         (self.routes.iter()).any(|r| {
             r.person
                 .as_ref()
-                .is_some_and(|(p, _)| p.passes_access_token())
+                .is_some_and(PersonHeaders::passes_access_token)
         })
     }
 }
@@ -209,6 +224,8 @@ mod tests {
             forwarder: None,
             bearer: RouteBearer::Verify,
             person: None,
+            owned_headers: None,
+            backstage_token: true,
             audience: None,
         }
     }

@@ -70,6 +70,20 @@ pub(super) enum Refused {
     Failed(Error),
 }
 
+impl Refused {
+    /// The `Set-Cookie` values the refusal would have sent: for a visitor
+    /// who goes on anonymously, so a rotated session is not lost.
+    pub(super) fn into_cookies(self) -> Vec<HeaderValue> {
+        match self {
+            Refused::SignInRequired(clear) => clear,
+            Refused::Failed(err) => (err.headers.iter())
+                .filter(|(name, _)| name == header::SET_COOKIE)
+                .map(|(_, value)| value.clone())
+                .collect(),
+        }
+    }
+}
+
 impl Gate {
     pub(super) async fn protect(
         &self,
@@ -138,23 +152,35 @@ impl Gate {
     ) -> Result<Response<Body>, Error> {
         let owned = self.owned_headers_on(Some(route));
         let signed_in = route.person.is_some() && self.jar().carries_session(req.headers());
-        if signed_in
-            && let Ok(admitted) = self
+        // Cookies the attempt produced (a rotated session, deletions) reach
+        // the browser even when the visitor goes on anonymously.
+        let mut cookies = Vec::new();
+        if signed_in {
+            match self
                 .admit(req.headers(), request_id(&req), Some(route))
                 .await
-        {
-            return forward_admitted(forwarder, req, peer, owned, admitted).await;
+            {
+                Ok(admitted) => {
+                    return forward_admitted(forwarder, req, peer, owned, admitted).await;
+                }
+                Err(refused) => cookies = refused.into_cookies(),
+            }
         }
         // Whatever identity headers the client sent are stripped all the same.
-        forwarder
+        let mut response = forwarder
             .forward(req, peer, owned, Injected::default())
             .await
+            .map_err(|err| with_cookies(err, &cookies))?;
+        for cookie in cookies {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(response)
     }
 
     /// The client headers stripped on `route`: those stagepass may inject.
     fn owned_headers_on<'a>(&'a self, route: Option<&'a policy::Route>) -> &'a [HeaderName] {
-        match route.and_then(|r| r.person.as_ref()) {
-            Some((_, owned)) => owned,
+        match route.and_then(|r| r.owned_headers.as_ref()) {
+            Some(owned) => owned,
             None => &self.owned_headers,
         }
     }
@@ -162,7 +188,7 @@ impl Gate {
     /// The identity headers `route` asks for.
     pub(super) fn person_on<'a>(&'a self, route: Option<&'a policy::Route>) -> &'a PersonHeaders {
         match route.and_then(|r| r.person.as_ref()) {
-            Some((person, _)) => person,
+            Some(person) => person,
             None => &self.person,
         }
     }
@@ -224,6 +250,7 @@ impl Gate {
             Some(backstage) => {
                 let target = Target {
                     person,
+                    backstage_token: route.is_none_or(|r| r.backstage_token),
                     audience: route.and_then(|r| r.audience.as_deref()),
                     profile: route
                         .filter(|r| r.has_own_injection())

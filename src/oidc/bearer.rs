@@ -4,9 +4,12 @@
 //! an accepted `aud`, `exp` (required) and `nbf`/`iat` with a small leeway,
 //! and a required scope when one is configured.
 //!
-//! An ID token is not an access token: one carrying a `nonce` (every ID
-//! token of a stagepass sign-in does) is refused, so an ID token passed on
-//! to an app (`passIdToken`) cannot be replayed against stagepass.
+//! An ID token is not an access token: one carrying what only ID tokens
+//! carry (`nonce`, which every ID token of a stagepass sign-in has, or
+//! `at_hash`, `c_hash`, `s_hash`) is refused. There is no default audience:
+//! the provider's `clientId` would also accept ID tokens from refreshes,
+//! which may carry none of those, and an app that got one (`passIdToken`)
+//! could replay it against stagepass.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,13 +62,15 @@ impl OidcProvider {
         audiences: &[String],
         required_scope: Option<&str>,
     ) -> Result<serde_json::Value, Error> {
-        let default_audience = [self.config.client_id.clone()];
+        if audiences.is_empty() {
+            // No default: the one audience there could be, the clientId, is
+            // also the audience of every ID token stagepass's sign-ins get.
+            return Err(invalid_token(
+                "comes from the IdP, but stagepass.bearer.audiences names no audience to accept",
+            ));
+        }
         let expect = BearerExpectations {
-            audiences: if audiences.is_empty() {
-                &default_audience
-            } else {
-                audiences
-            },
+            audiences,
             required_scope,
             now: signed_in::now(),
         };
@@ -182,7 +187,11 @@ fn check_claims(
     {
         return invalid("not valid yet (nbf or iat in the future)".into());
     }
-    if claims.get("nonce").is_some() {
+    // What only ID tokens carry (OIDC Core 2, 3.1.3.6, 3.3.2.11).
+    if ["nonce", "at_hash", "c_hash", "s_hash"]
+        .iter()
+        .any(|name| claims.get(name).is_some())
+    {
         return invalid("is an ID token, not an access token".into());
     }
     if !audiences(claims).any(|aud| expect.audiences.iter().any(|a| a == aud)) {

@@ -90,6 +90,27 @@ impl Discovery {
         if let Some(at) = *last_forced {
             tokio::time::sleep_until((at + JWKS_MIN_INTERVAL).into()).await;
         }
+        self.refetch_keys(&mut last_forced).await
+    }
+
+    /// Like [`Self::refresh_keys`], but never waits: an API client's token
+    /// with an unknown `kid` is refused at once, rather than queueing behind
+    /// a fetch in flight or the rate limit (anyone can send such tokens).
+    pub async fn refresh_keys_now_or_never(&self, seen_generation: u64) -> Result<(), String> {
+        let Ok(mut last_forced) = self.refresh_lock.try_lock() else {
+            return Err("keys are being re-fetched".into());
+        };
+        if self.current()?.generation != seen_generation {
+            return Ok(());
+        }
+        if last_forced.is_some_and(|at| at.elapsed() < JWKS_MIN_INTERVAL) {
+            return Err("keys were re-fetched moments ago".into());
+        }
+        self.refetch_keys(&mut last_forced).await
+    }
+
+    /// Fetches the JWKS now; the caller holds the refresh lock.
+    async fn refetch_keys(&self, last_forced: &mut Option<Instant>) -> Result<(), String> {
         let current = self.current()?;
         *last_forced = Some(Instant::now());
         let jwks = self.fetch_jwks(current.metadata.jwks_uri()).await?;
@@ -102,20 +123,6 @@ impl Discovery {
             generation: current.generation + 1,
         })));
         Ok(())
-    }
-
-    /// Like [`Self::refresh_keys`], but never waits out the interval: an API
-    /// client's token with an unknown `kid` is refused at once rather than
-    /// queueing behind the rate limit (anyone can send such tokens).
-    pub async fn refresh_keys_now_or_never(&self, seen_generation: u64) -> Result<(), String> {
-        let recent = {
-            let last_forced = self.refresh_lock.lock().await;
-            last_forced.is_some_and(|at| at.elapsed() < JWKS_MIN_INTERVAL)
-        };
-        if recent && self.current()?.generation == seen_generation {
-            return Err("keys were re-fetched moments ago".into());
-        }
-        self.refresh_keys(seen_generation).await
     }
 
     async fn fetch(&self) -> Result<Discovered, String> {

@@ -375,17 +375,23 @@ fn presented_tokens_that_are_not_its_live_backstage_tokens_are_refused() {
     let other = TokenIssuer::new(config()).unwrap();
     let minted = issuer.mint_backstage_token(&identity(), NOW);
     let refused = |token: &str, now: u64| issuer.verify_backstage_token(token, now).unwrap_err();
-    assert!(refused(&minted.token, minted.expires_at).contains("expired"));
+    assert_eq!(refused(&minted.token, minted.expires_at), "expired");
     // Same issuer name, another replica's generated key.
     let foreign = other.mint_backstage_token(&identity(), NOW).token;
     assert!(issuer.claims_to_be_mine(&foreign));
-    assert!(refused(&foreign, NOW).contains("key"));
+    assert_eq!(
+        refused(&foreign, NOW),
+        "names a key stagepass does not sign with"
+    );
     // An assertion is addressed to an app, not to Backstage.
     let claims = Claims::default();
     let assertion = issuer
         .assertion_for(&identity(), &claims, "https://app.example", NOW)
         .token;
-    assert!(refused(&assertion, NOW).contains("not a Backstage token"));
+    assert_eq!(
+        refused(&assertion, NOW),
+        "is not a Backstage token from this stagepass"
+    );
     // Claims swapped under a genuine signature.
     let parts: Vec<&str> = minted.token.split('.').collect();
     let forged_claims = json!({"iss": issuer.issuer(), "sub": "user:default/admin", "ent": [],
@@ -396,6 +402,9 @@ fn presented_tokens_that_are_not_its_live_backstage_tokens_are_refused() {
         URL_SAFE_NO_PAD.encode(forged_claims.to_string()),
         parts[2]
     );
-    assert!(refused(&forged, NOW).contains("does not verify"));
+    assert_eq!(
+        refused(&forged, NOW),
+        "does not verify with stagepass's keys"
+    );
     assert!(!issuer.claims_to_be_mine("not.a.jwt"));
 }

@@ -14,6 +14,8 @@ use crate::principal::Identity;
 struct Header {
     alg: String,
     kid: String,
+    /// Backstage tokens have none; assertions are typed `JWT`.
+    typ: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +58,9 @@ impl TokenIssuer {
             return Err("is not a signed JWT".into());
         };
         let header: Header = decode(header).ok_or("has an unreadable header")?;
+        if header.typ.is_some() {
+            return Err("is not a Backstage token from this stagepass".into());
+        }
         let key = (self.keys.iter())
             .find(|key| key.kid() == header.kid && key.alg().name() == header.alg)
             .ok_or("names a key stagepass does not sign with")?;

@@ -71,14 +71,14 @@ fn bearer_clients_claims_headers_and_audiences_are_read() {
 #[test]
 fn bearer_and_route_mistakes_are_named_with_their_paths() {
     let mut errors = problems_over(
-        "stagepass:\n  bearer: {audiences: [], requiredScope: 'a b', enabled: yes-please, audience: x}\n  routes:\n    - {path: /a, bearer: trust, assertion: {audiance: x}}\n    - {path: /b, public: true, bearer: passthrough}\n    - {path: /c, allow: {claims: {groups: [a, b]}}, headers: {user: name}}\n",
+        "stagepass:\n  bearer: {audiences: [], requiredScope: 'a b', enabled: yes-please, audience: x}\n  routes:\n    - {path: /a, bearer: trust, assertion: {audiance: x}}\n    - {path: /b, public: true, bearer: passthrough}\n    - {path: /c, allow: {claims: {groups: [a, b]}}, headers: {user: name}}\n    - {path: /d, bearer: passthrough, allow: {users: [u]}, backstageToken: maybe}\n    - {path: /e, assertion: {audience: backstage}}\n",
     );
     errors.sort();
     assert_eq!(
         errors,
         [
             "stagepass.bearer.audience: unknown key (did you mean audiences?)",
-            "stagepass.bearer.audiences: lists no audience: remove it to accept tokens for the provider's clientId",
+            "stagepass.bearer.audiences: lists no audience: name the aud of the IdP's API tokens, or remove it",
             "stagepass.bearer.enabled: expected true or false, got \"yes-please\"",
             "stagepass.bearer.requiredScope: expected one word without spaces, got \"a b\"",
             "stagepass.routes[0].assertion.audiance: unknown key (did you mean audience?)",
@@ -88,6 +88,27 @@ fn bearer_and_route_mistakes_are_named_with_their_paths() {
             "stagepass.routes[2].allow.claims.groups: expected a string, got a list",
             "stagepass.routes[2].allow: lists nobody: add users, groups, emails, emailDomains or claims (or remove allow)",
             "stagepass.routes[2].headers.user: expected sub, preferred_username, email or entity, got \"name\"",
+            "stagepass.routes[3].allow: bearer: passthrough lets any bearer request through unchecked; allow rules would not hold there",
+            "stagepass.routes[3].backstageToken: expected true or false, got a string",
+            "stagepass.routes[4].assertion.audience: backstage is the audience of Backstage tokens; an assertion must not pass for one",
         ]
+    );
+}
+
+#[test]
+fn listing_the_sign_in_client_id_as_an_api_audience_warns() {
+    let loaded = ok(load_over(
+        "stagepass:\n  bearer: {audiences: [stagepass]}\n  routes:\n    - {path: /wiki, upstream: http://wiki:8080, backstageToken: true}\n",
+    ));
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("stagepass.bearer.audiences: lists the sign-in clientId")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        loaded.config.stagepass.routes[0].backstage_token,
+        Some(true)
     );
 }

@@ -114,6 +114,11 @@ fn each_failed_check_is_refused_with_its_reason() {
         (with(json!({"nbf": NOW + 120})), "not valid yet"),
         (with(json!({"iat": NOW + 120})), "not valid yet"),
         (with(json!({"nonce": "n-0S6_WzA2Mj"})), "ID token"),
+        (
+            with(json!({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"})),
+            "ID token",
+        ),
+        (with(json!({"exp": NOW - 30})), "expired"),
         (with(json!({"sub": null})), "no subject"),
         (with(json!({"sub": ""})), "no subject"),
     ];
@@ -168,4 +173,23 @@ fn forged_tokens_are_refused() {
     for junk in ["", "abc", "a.b", "a.b.c.d", "Zm9v.YmFy.YmF6"] {
         assert!(idp.check(junk).is_err(), "{junk}");
     }
+}
+
+#[test]
+fn the_leeway_is_thirty_seconds_each_way_and_a_token_without_kid_is_tried_on_every_key() {
+    let idp = idp();
+    assert!(
+        idp.check(&idp.token(with(json!({"exp": NOW - 29}))))
+            .is_ok()
+    );
+    assert!(
+        idp.check(&idp.token(with(json!({"nbf": NOW + 30}))))
+            .is_ok()
+    );
+    assert!(
+        idp.check(&idp.token(with(json!({"nbf": NOW + 31}))))
+            .is_err()
+    );
+    let no_kid = idp.sign(json!({"alg": "ES256"}), claims());
+    assert!(idp.check(&no_kid).is_ok());
 }
