@@ -7,6 +7,7 @@
 
 mod backstage;
 mod bearer;
+mod challenge;
 mod form;
 mod forward_auth;
 mod guest;
