@@ -9,10 +9,17 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use url::Url;
 
-use super::{Reply, TestClient, client, send};
+use super::{Reply, TestClient, client, send, send_via};
+
+type TlsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
 
 pub struct Agent {
     client: TestClient,
+    /// For `https://` URLs (an IdP behind a company CA); `None`: http only.
+    tls: Option<TlsClient>,
     /// host (without port: browsers scope cookies to hosts) -> name -> value
     jar: HashMap<String, BTreeMap<String, String>>,
     /// Every URL visited, in order.
@@ -29,8 +36,31 @@ impl Agent {
     pub fn new() -> Self {
         Agent {
             client: client(),
+            tls: None,
             jar: HashMap::new(),
             history: Vec::new(),
+        }
+    }
+
+    /// A browser that trusts `roots` (a company CA) for `https://` URLs.
+    pub fn trusting(roots: rustls::RootCertStore) -> Self {
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(https);
+        Agent {
+            tls: Some(client),
+            ..Agent::new()
         }
     }
 
@@ -142,7 +172,10 @@ impl Agent {
 
     async fn exchange(&mut self, url: &Url, req: Request<Full<Bytes>>) -> Reply {
         self.history.push(url.clone());
-        let reply = send(&self.client, req).await;
+        let reply = match &self.tls {
+            Some(tls) if url.scheme() == "https" => send_via(tls, req).await,
+            _ => send(&self.client, req).await,
+        };
         self.store_cookies(url, &reply.headers);
         reply
     }

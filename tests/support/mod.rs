@@ -8,6 +8,7 @@ pub mod frontend;
 pub mod jwt;
 pub mod op;
 pub mod peers;
+pub mod pki;
 pub mod upstream;
 pub mod world;
 
@@ -181,6 +182,15 @@ impl Reply {
 }
 
 pub async fn send(client: &TestClient, req: Request<Full<Bytes>>) -> Reply {
+    send_via(client, req).await
+}
+
+/// [`send`] over any connector (the https one of an agent that trusts a
+/// private CA).
+pub async fn send_via<C>(client: &Client<C, Full<Bytes>>, req: Request<Full<Bytes>>) -> Reply
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
     let response = client
         .request(req)
         .await

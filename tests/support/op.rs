@@ -32,6 +32,8 @@ pub struct OpOptions {
     pub accounts: Value,
     /// Extra claims in the machine client's tokens; `Value::Null` for none.
     pub machine_claims: Value,
+    /// Serve https with this certificate and key (PEM files).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 pub struct Op {
@@ -72,6 +74,14 @@ pub async fn start(options: &OpOptions) -> Op {
             options.post_logout_redirect_uri.as_str(),
         ])
         .args(["--alg", options.alg])
+        .args(options.tls.iter().flat_map(|(cert, key)| {
+            [
+                "--tls-cert".as_ref(),
+                cert.as_os_str(),
+                "--tls-key".as_ref(),
+                key.as_os_str(),
+            ]
+        }))
         .args([
             "--machine-client",
             &format!("{MACHINE_ID}:{MACHINE_SECRET}"),

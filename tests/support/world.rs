@@ -25,6 +25,11 @@ pub struct WorldOptions {
     pub callback_path: &'static str,
     /// Extra claims in the OP's machine-client tokens.
     pub machine_claims: serde_json::Value,
+    /// The OP serves https with this certificate and key.
+    pub op_tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Wait for `/readyz` before handing the world over (off for tests of
+    /// why it does not get ready).
+    pub wait_until_ready: bool,
 }
 
 impl Default for WorldOptions {
@@ -37,6 +42,8 @@ impl Default for WorldOptions {
             public_url: None,
             callback_path: "/api/auth/test/handler/frame",
             machine_claims: serde_json::Value::Null,
+            op_tls: None,
+            wait_until_ready: true,
         }
     }
 }
@@ -88,6 +95,7 @@ pub async fn world_on(
         },
         accounts: options.accounts,
         machine_claims: options.machine_claims,
+        tls: options.op_tls,
     })
     .await;
     let provider = cfg.auth.providers.get_mut("test").unwrap();
@@ -104,7 +112,9 @@ pub async fn world_on(
     }
     tweak(&mut cfg);
     let sp = start_on(public, cfg).await;
-    wait_until_ready(&sp).await;
+    if options.wait_until_ready {
+        wait_until_ready(&sp).await;
+    }
     World {
         up,
         op,

@@ -14,6 +14,7 @@
 //     [--token-endpoint-auth-method client_secret_basic|client_secret_post] \
 //     [--access-token-ttl 3600] [--id-token-ttl 3600] [--refresh-token-ttl 1209600] \
 //     [--accounts FILE] [--machine-client ID:SECRET] [--machine-claims JSON]
+//     [--tls-cert PEM --tls-key PEM]
 //
 // --machine-client adds a second client that may only use the
 // client_credentials grant. Its tokens are JWT access tokens (RFC 9068) for
@@ -28,6 +29,7 @@
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync, fstatSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { parseArgs } from 'node:util';
 
 // oidc-provider prints "Unsupported runtime" / devInteractions warnings via
@@ -60,6 +62,8 @@ const { values: args } = parseArgs({
     'refresh-token-rotation': { type: 'string', default: 'default' }, // default | always | never
     accounts: { type: 'string' },
     'machine-client': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     'machine-claims': { type: 'string', default: '{}' },
     'lenient-client-auth': { type: 'boolean', default: false },
     'exit-on-stdin-close': { type: 'string', default: 'auto' }, // auto | true | false
@@ -643,7 +647,11 @@ async function handleTest(req, res, path, issuer) {
   }
 }
 
-const server = http.createServer();
+// --tls-cert/--tls-key: serve https with that certificate (one from a
+// company CA, in the tests of private CAs).
+const server = args['tls-cert']
+  ? https.createServer({ cert: readFileSync(args['tls-cert']), key: readFileSync(args['tls-key']) })
+  : http.createServer();
 server.keepAliveTimeout = 5000;
 
 await new Promise((resolve, reject) => {
@@ -652,7 +660,7 @@ await new Promise((resolve, reject) => {
 });
 const { port } = server.address();
 const hostForUrl = HOST.includes(':') ? `[${HOST}]` : HOST;
-const ISSUER = `http://${hostForUrl}:${port}`;
+const ISSUER = `${args['tls-cert'] ? 'https' : 'http'}://${hostForUrl}:${port}`;
 
 installProvider(ISSUER);
 
