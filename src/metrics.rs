@@ -98,6 +98,8 @@ pub struct Metrics {
     catalog_lookups: AtomicU64,
     tokens_signed: AtomicU64,
     unknown_key_ids: AtomicU64,
+    /// `upstreamTls.insecureSkipVerify` is on: shown so nobody forgets it.
+    upstream_tls_unverified: std::sync::atomic::AtomicBool,
 }
 
 impl Metrics {
@@ -135,6 +137,11 @@ impl Metrics {
     }
 
     /// The public listener stopped accepting because `maxConnections` were open.
+    /// `upstreamTls.insecureSkipVerify` is on for this process.
+    pub fn set_upstream_tls_unverified(&self) {
+        self.upstream_tls_unverified.store(true, Ordering::Relaxed);
+    }
+
     pub fn record_connection_cap_reached(&self) {
         self.connection_cap_reached.fetch_add(1, Ordering::Relaxed);
     }
@@ -191,6 +198,13 @@ impl Metrics {
         out.push_str("# HELP stagepass_connection_cap_reached_total Times the public listener stopped accepting because maxConnections were open.\n");
         out.push_str("# TYPE stagepass_connection_cap_reached_total counter\n");
         let _ = writeln!(out, "stagepass_connection_cap_reached_total {capped}");
+        let unverified = u8::from(self.upstream_tls_unverified.load(Ordering::Relaxed));
+        out.push_str("# HELP stagepass_upstream_tls_verification_disabled 1 when upstreamTls.insecureSkipVerify accepts any upstream certificate.\n");
+        out.push_str("# TYPE stagepass_upstream_tls_verification_disabled gauge\n");
+        let _ = writeln!(
+            out,
+            "stagepass_upstream_tls_verification_disabled {unverified}"
+        );
         out
     }
 

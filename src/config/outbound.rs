@@ -133,15 +133,19 @@ fn upstream_tls(field: &Field, problems: &mut Problems) -> UpstreamTlsConfig {
             cert.zip(key)
         }
     };
+    let insecure = field.child("insecureSkipVerify");
+    let insecure_skip_verify = super::backstage::flag(&insecure, false, problems);
+    if insecure_skip_verify {
+        problems.warn(
+            &insecure.path,
+            "any upstream certificate is accepted: anyone on the path to the upstream can read and change its traffic",
+        );
+    }
     UpstreamTlsConfig {
         ca_file: field
             .child("caFile")
             .optional(problems, None, |f| ca_file(f).map(Some)),
         client_cert,
-        insecure_skip_verify: super::backstage::flag(
-            &field.child("insecureSkipVerify"),
-            false,
-            problems,
-        ),
+        insecure_skip_verify,
     }
 }

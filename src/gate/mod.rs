@@ -94,6 +94,12 @@ impl Gate {
         let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
         let backstage = Backstage::build(config, resolvers, &metrics)?;
         let route_table = policy::RouteTable::new(sp, &metrics)?;
+        if sp.outbound.upstream_tls.insecure_skip_verify {
+            metrics.set_upstream_tls_unverified();
+            tracing::warn!(
+                "stagepass.upstreamTls.insecureSkipVerify is on: any certificate the upstream shows is accepted, so anyone on the path to it can read and change its traffic"
+            );
+        }
         let person = headers::PersonHeaders::new(sp.headers.clone());
         Ok(Gate {
             keep_access_token: person.passes_access_token()
@@ -153,9 +159,11 @@ impl Gate {
     /// `Ok` when stagepass can serve sign-ins; otherwise why not.
     pub fn readiness(&self) -> Result<(), String> {
         match &self.sign_in {
-            SignIn::Oidc(oidc) => oidc.readiness(),
-            SignIn::Guest => Ok(()),
+            SignIn::Oidc(oidc) => oidc.readiness()?,
+            SignIn::Guest => {}
         }
+        self.forwarder.readiness()?;
+        self.route_table.readiness()
     }
 
     fn jar(&self) -> SessionJar<'_> {

@@ -103,6 +103,13 @@ impl RouteTable {
         self.routes.iter().find(|route| covers(&route.path, path))
     }
 
+    /// The first route upstream whose certificate does not verify.
+    pub fn readiness(&self) -> Result<(), String> {
+        (self.routes.iter())
+            .filter_map(|r| r.forwarder.as_ref())
+            .try_for_each(Forwarder::readiness)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }

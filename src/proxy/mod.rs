@@ -9,6 +9,7 @@ pub mod path;
 #[cfg(test)]
 mod properties;
 pub mod request_id;
+mod tls_health;
 mod upgrade;
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use url::Url;
 use crate::body::{self, Body};
 use crate::config::StagepassConfig;
 use crate::error::{Error, Source};
-use crate::http_client::{self, PooledClient, error_chain};
+use crate::http_client::{self, PooledClient};
 use crate::metrics::Metrics;
 pub use hygiene::Peer;
 pub use request_id::RequestId;
@@ -36,6 +37,7 @@ pub struct Forwarder {
     /// `X-Forwarded-Host` for the upstream: `publicUrl`'s host and port.
     public_host: HeaderValue,
     metrics: Arc<Metrics>,
+    tls_health: tls_health::TlsHealth,
 }
 
 /// Headers stagepass is about to inject for this request. They are removed
@@ -79,7 +81,14 @@ impl Forwarder {
             cookie_prefix: config.cookie_name.clone(),
             public_host: public_host(&config.public_url),
             metrics,
+            tls_health: tls_health::TlsHealth::default(),
         })
+    }
+
+    /// `Err` while the upstream's certificate does not verify (or it wants
+    /// a client certificate stagepass does not have), with why.
+    pub fn readiness(&self) -> Result<(), String> {
+        self.tls_health.readiness()
     }
 
     /// Streams `req` to the upstream and its response back.
@@ -151,7 +160,10 @@ impl Forwarder {
 
     async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, Error> {
         match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                self.tls_health.answered();
+                Ok(response)
+            }
             Ok(Err(err)) => Err(self.upstream_failure(&err)),
             Err(_elapsed) => {
                 self.metrics.record_upstream_error("timeout");
@@ -164,7 +176,8 @@ impl Forwarder {
     }
 
     fn upstream_failure(&self, err: &hyper_util::client::legacy::Error) -> Error {
-        let chain = error_chain(err);
+        let chain = http_client::explain(err);
+        self.tls_health.failed(&self.upstream.origin(), &chain);
         if err.is_connect() && chain.contains("timed out") {
             self.metrics.record_upstream_error("connect_timeout");
             return upstream_timeout(format_args!("connect: {chain}"));
@@ -205,6 +218,11 @@ impl Upstream {
 
     /// The upstream URI for a request: path and query byte-for-byte, behind
     /// the upstream's own path prefix.
+    /// `scheme://authority`, for messages.
+    fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+
     fn uri_for(&self, incoming: &Uri) -> Result<Uri, Error> {
         let path_and_query = incoming.path_and_query().map_or("/", |pq| pq.as_str());
         if self.authority.is_empty() {

@@ -80,33 +80,65 @@ impl Controls {
 pub struct Upstream {
     pub addr: SocketAddr,
     pub controls: Arc<Controls>,
+    /// Served over https.
+    pub tls: bool,
 }
 
 impl Upstream {
     pub fn url(&self) -> url::Url {
-        format!("http://{}", self.addr).parse().unwrap()
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr).parse().unwrap()
     }
 }
 
 pub async fn start() -> Upstream {
+    start_with(None).await
+}
+
+/// An https upstream with `server`'s TLS configuration (which may require
+/// a client certificate). Refused handshakes are counted, not served.
+pub async fn start_tls(server: rustls::ServerConfig) -> Upstream {
+    start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))).await
+}
+
+async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let controls = Arc::new(Controls::default());
     let shared = Arc::clone(&controls);
+    let is_tls = tls.is_some();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             shared.connections.fetch_add(1, Ordering::SeqCst);
             let controls = Arc::clone(&shared);
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| route(Arc::clone(&controls), req));
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let _ = match tls {
+                    None => {
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Some(tls) => match tls.accept(stream).await {
+                        Ok(stream) => {
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Err(_) => Ok(()),
+                    },
+                };
             });
         }
     });
-    Upstream { addr, controls }
+    Upstream {
+        addr,
+        controls,
+        tls: is_tls,
+    }
 }
 
 async fn route(

@@ -4,6 +4,7 @@
 mod duration;
 mod headers;
 mod load;
+mod outbound;
 mod properties;
 mod redact;
 mod routes;
