@@ -416,3 +416,23 @@ async fn run_until_ready(pki: &Pki, op: &support::op::Op, env: &[(&str, String)]
     }
     panic!("the binary never became ready with {env:?}");
 }
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_said_plainly() {
+    let options = WorldOptions {
+        wait_until_ready: false,
+        ..WorldOptions::default()
+    };
+    let w = world_with(options, |cfg: &mut Config| {
+        cfg.auth.providers.get_mut("test").unwrap().metadata_url =
+            "https://idp.corp.invalid/.well-known/openid-configuration"
+                .parse()
+                .unwrap();
+    })
+    .await;
+    let reason = not_ready_reason(&w).await;
+    assert!(
+        reason.contains("cannot connect to idp.corp.invalid:443: the name does not resolve"),
+        "{reason}"
+    );
+}
