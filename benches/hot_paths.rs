@@ -21,6 +21,8 @@ fn session() -> Session {
         id_token: Some("i".repeat(900)),
         issued_at: 0,
         claims: Default::default(),
+        id: None,
+        idp_sid: None,
         access_token: None,
     }
 }

@@ -88,6 +88,8 @@ fn session(now: u64) -> Session {
         )),
         issued_at: now,
         claims: Default::default(),
+        id: None,
+        idp_sid: None,
         access_token: None,
     }
 }
@@ -129,7 +131,7 @@ fn whole_request_path(c: &mut Criterion) {
     let config = config(dir.path());
     let gate = {
         let _inside = runtime.enter();
-        Gate::new(&config, std::sync::Arc::new(Metrics::default())).unwrap()
+        Gate::new(&config, std::sync::Arc::new(Metrics::new())).unwrap()
     };
     let (template, ()) = browser_request(&config).into_parts();
     let peer = Peer {

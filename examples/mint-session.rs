@@ -50,6 +50,8 @@ fn main() {
         )),
         issued_at: now,
         claims: Default::default(),
+        id: None,
+        idp_sid: None,
         access_token: None,
     };
     let keys = SessionKeys::from_secrets(&config.auth.session_secrets, &config.session_binding())

@@ -19,6 +19,8 @@
 //!   - [`identity`]: Backstage's sign-in resolvers and catalog sources, cached.
 //!   - [`token`]: signing keys, the Backstage token, assertions, JWKS.
 //!   - [`proxy`]: forwarding, hop-by-hop and identity-header hygiene.
+//!   - [`revocation`]: sessions ended before their cookie expires, kept in
+//!     memory and in sync across replicas through an optional Redis.
 //! - Bottom layer: [`config`] (load, merge, substitute, validate),
 //!   [`error`] (errors tagged by source), [`metrics`], [`body`],
 //!   [`http_client`] (outbound HTTP shared by the domain modules), [`html`],
@@ -41,6 +43,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod principal;
 pub mod proxy;
+pub mod revocation;
 pub mod server;
 pub mod session;
 pub mod token;

@@ -84,6 +84,7 @@ impl RouteCounters {
 struct Families {
     upstream_errors: BTreeMap<&'static str, u64>,
     idp_errors: BTreeMap<&'static str, u64>,
+    revocations: BTreeMap<&'static str, u64>,
 }
 
 /// All of stagepass's metrics. One instance per process, shared by `Arc`.
@@ -100,11 +101,18 @@ pub struct Metrics {
     unknown_key_ids: AtomicU64,
     /// `upstreamTls.insecureSkipVerify` is on: shown so nobody forgets it.
     upstream_tls_unverified: std::sync::atomic::AtomicBool,
+    /// 1 while the session store is in sync, 0 while it is not; absent
+    /// without a store.
+    session_store_synced: std::sync::atomic::AtomicI8,
+    sessions_started: AtomicU64,
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        Self::default()
+        let metrics = Self::default();
+        // No store until one says otherwise.
+        metrics.session_store_synced.store(-1, Ordering::Relaxed);
+        metrics
     }
 
     pub fn record_request(&self, route: RouteClass, status: u16, elapsed: Duration) {
@@ -137,6 +145,22 @@ impl Metrics {
     }
 
     /// The public listener stopped accepting because `maxConnections` were open.
+    /// The session store's sync state (see `revocation`).
+    pub fn set_session_store_synced(&self, synced: bool) {
+        self.session_store_synced
+            .store(i8::from(synced), Ordering::Relaxed);
+    }
+
+    /// A session was created (a sign-in completed).
+    pub fn record_session_started(&self) {
+        self.sessions_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A session, an IdP session or a person's sessions were revoked.
+    pub fn record_revocation(&self, kind: &'static str) {
+        *self.lock().revocations.entry(kind).or_default() += 1;
+    }
+
     /// `upstreamTls.insecureSkipVerify` is on for this process.
     pub fn set_upstream_tls_unverified(&self) {
         self.upstream_tls_unverified.store(true, Ordering::Relaxed);
@@ -198,6 +222,24 @@ impl Metrics {
         out.push_str("# HELP stagepass_connection_cap_reached_total Times the public listener stopped accepting because maxConnections were open.\n");
         out.push_str("# TYPE stagepass_connection_cap_reached_total counter\n");
         let _ = writeln!(out, "stagepass_connection_cap_reached_total {capped}");
+        render_counter_map(
+            &mut out,
+            "stagepass_sessions_revoked_total",
+            "Revocations made on this replica, by kind: session (sign-out), idp_session and subject (back-channel logout, sign out everywhere, the admin port).",
+            &f.revocations,
+        );
+        let started = self.sessions_started.load(Ordering::Relaxed);
+        out.push_str(
+            "# HELP stagepass_sessions_started_total Sign-ins completed on this replica.\n",
+        );
+        out.push_str("# TYPE stagepass_sessions_started_total counter\n");
+        let _ = writeln!(out, "stagepass_sessions_started_total {started}");
+        let synced = self.session_store_synced.load(Ordering::Relaxed);
+        if synced >= 0 {
+            out.push_str("# HELP stagepass_session_store_synced 1 while revocations are in sync with the session store.\n");
+            out.push_str("# TYPE stagepass_session_store_synced gauge\n");
+            let _ = writeln!(out, "stagepass_session_store_synced {synced}");
+        }
         let unverified = u8::from(self.upstream_tls_unverified.load(Ordering::Relaxed));
         out.push_str("# HELP stagepass_upstream_tls_verification_disabled 1 when upstreamTls.insecureSkipVerify accepts any upstream certificate.\n");
         out.push_str("# TYPE stagepass_upstream_tls_verification_disabled gauge\n");

@@ -21,6 +21,7 @@ mod provider;
 mod redact;
 mod resolvers;
 mod routes;
+mod sessions;
 mod substitute;
 mod types;
 mod validate;
@@ -37,6 +38,7 @@ pub use outbound::{OutboundConfig, ProxyConfig, UpstreamTlsConfig};
 pub use parse::is_https_or_loopback;
 pub use resolvers::*;
 pub use routes::{AllowConfig, RouteConfig};
+pub use sessions::RedisStoreConfig;
 pub use types::*;
 
 /// A successfully loaded configuration.

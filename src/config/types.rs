@@ -115,6 +115,8 @@ pub struct StagepassConfig {
     /// `tls.caFiles`, `outboundProxy`, `upstreamTls`: how stagepass reaches
     /// the IdP, the catalog and the upstream.
     pub outbound: super::OutboundConfig,
+    /// `sessions.store`: the shared store that makes sessions revocable.
+    pub session_store: Option<super::RedisStoreConfig>,
 }
 
 /// `upstream: builtin:whoami`: instead of an app, stagepass's own page

@@ -40,6 +40,7 @@ const STAGEPASS_KEYS: &[&str] = &[
     "bearer",
     "outboundProxy",
     "upstreamTls",
+    "sessions",
 ];
 const ADMIN_KEYS: &[&str] = &["listen"];
 const TLS_KEYS: &[&str] = &["certFile", "keyFile", "caFiles"];
@@ -136,6 +137,12 @@ fn warn_near_misses(auth: &Field, problems: &mut Problems) {
     }
 }
 
+fn sessions(section: &Field, problems: &mut Problems) -> Option<super::RedisStoreConfig> {
+    section.map(problems)?;
+    section.reject_unknown_keys(problems, &["store"]);
+    super::sessions::store(section, problems)
+}
+
 fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig> {
     section.map(problems);
     section.reject_unknown_keys(problems, STAGEPASS_KEYS);
@@ -190,6 +197,7 @@ fn stagepass(section: &Field, problems: &mut Problems) -> Option<StagepassConfig
         routes: super::routes::routes(&child("routes"), problems),
         bearer: super::bearer::bearer(&child("bearer"), problems),
         outbound: super::outbound::outbound(section, problems),
+        session_store: sessions(&child("sessions"), problems),
         // Read from `app.title` in `validate`, the section Backstage owns.
         site_name: DEFAULT_SITE_NAME.to_owned(),
     })

@@ -125,6 +125,8 @@ for development only): pick who you want to be.</p>{list}"
             id_token: None,
             issued_at: now(),
             claims: Default::default(),
+            id: None,
+            idp_sid: None,
             access_token: None,
         };
         self.complete_sign_in(&parts.headers, session, login_cookie, &flow.return_to)

@@ -71,6 +71,8 @@ pub struct Gate {
     policy_claims: Vec<String>,
     /// Whether sessions keep the IdP's access token (only to pass it on).
     keep_access_token: bool,
+    /// Sessions ended before their cookie expires (needs a session store).
+    revocations: Arc<crate::revocation::Revocations>,
 }
 
 /// How people sign in.
@@ -94,6 +96,10 @@ impl Gate {
         let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
         let backstage = Backstage::build(config, resolvers, &metrics)?;
         let route_table = policy::RouteTable::new(sp, &metrics)?;
+        let revocations = match &sp.session_store {
+            Some(store) => crate::revocation::Revocations::with_store(store, Arc::clone(&metrics))?,
+            None => crate::revocation::Revocations::none(),
+        };
         if sp.outbound.upstream_tls.insecure_skip_verify {
             metrics.set_upstream_tls_unverified();
             tracing::warn!(
@@ -124,6 +130,7 @@ impl Gate {
             site: sp.site_name.clone(),
             whoami: sp.upstream_is_whoami(),
             route_table,
+            revocations,
         })
     }
 

@@ -202,6 +202,12 @@ impl Gate {
             issued_at: now,
             access_token: self.keep_access_token.then_some(signed_in.access_token),
             claims: Session::policy_claims(&signed_in.claims, &self.policy_claims),
+            // Only a session that can be revoked needs to be named.
+            id: self.revocations.enabled().then(new_session_id),
+            idp_sid: (signed_in.claims.get("sid"))
+                .and_then(|sid| sid.as_str())
+                .filter(|_| self.revocations.enabled())
+                .map(str::to_owned),
         })
     }
 
@@ -274,4 +280,11 @@ pub(super) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 /// `text` as one `application/x-www-form-urlencoded` value.
 pub(super) fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// 128 random bits, base64url: what sign-out and the admin port revoke.
+fn new_session_id() -> String {
+    use base64::Engine;
+    let bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

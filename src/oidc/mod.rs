@@ -7,6 +7,7 @@
 
 mod bearer;
 mod discovery;
+mod logout_token;
 mod signed_in;
 mod verify;
 
@@ -29,6 +30,7 @@ use crate::error::{Error, Source};
 use crate::http_client::{ApiClient, Outbound, error_chain};
 use crate::metrics::Metrics;
 use discovery::{Discovered, Discovery};
+pub use logout_token::LogoutToken;
 pub use signed_in::SignedIn;
 use verify::{Expectations, Rejected};
 

@@ -50,6 +50,13 @@ pub struct Session {
     /// When the session was issued (or last refreshed).
     #[serde(rename = "iat")]
     pub issued_at: u64,
+    /// A random id, only with a session store: what sign-out revokes.
+    #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The IdP's `sid` for this sign-in, only with a session store: what a
+    /// back-channel logout names.
+    #[serde(rename = "ps", default, skip_serializing_if = "Option::is_none")]
+    pub idp_sid: Option<String>,
     /// The claims route rules read (`allow.claims`), and only those: each
     /// as its text values (a list claim keeps every item).
     #[serde(rename = "cl", default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -104,6 +111,8 @@ impl fmt::Debug for Session {
             .field("id_token", &redacted(&self.id_token))
             .field("issued_at", &self.issued_at)
             .field("claims", &self.claims)
+            .field("id", &self.id)
+            .field("idp_sid", &self.idp_sid)
             .finish()
     }
 }

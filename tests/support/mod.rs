@@ -79,6 +79,7 @@ pub fn config(upstream: Url) -> Config {
             routes: Vec::new(),
             bearer: Default::default(),
             outbound: Default::default(),
+            session_store: None,
             inject_backstage_token: true,
             assertion_header: http::HeaderName::from_static("x-stagepass-assertion"),
         },
@@ -248,6 +249,8 @@ pub fn test_session() -> stagepass::session::Session {
         id_token: None,
         issued_at: now(),
         claims: Default::default(),
+        id: None,
+        idp_sid: None,
         access_token: None,
     }
 }

@@ -15,6 +15,8 @@ fn session() -> Session {
         id_token: Some("h.p.s".into()),
         issued_at: 0,
         claims: Default::default(),
+        id: None,
+        idp_sid: None,
         access_token: Some("at-123".into()),
     }
 }

@@ -1,0 +1,177 @@
+//! Sessions that can be ended before their cookie expires, across replicas.
+//!
+//! A cookie cannot be taken back, so with a shared store
+//! (`stagepass.sessions.store`) each session carries an id, and what ends
+//! sessions is recorded there: one session (sign-out), one IdP session
+//! (back-channel logout by `sid`), or everything a person signed in before
+//! a cut-off time ("sign out everywhere", back-channel logout by `sub`, the
+//! admin port). Every replica keeps all of it in memory, current through
+//! Redis pub/sub ([`redis`]), so a signed-in request never waits for Redis.
+//! While Redis is unreachable, the last synced state keeps serving and new
+//! revocations are kept and retried; readiness says so.
+//!
+//! Without a store this module is inert: cookie-only sessions, as before.
+
+mod redis;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use crate::config::RedisStoreConfig;
+use crate::metrics::Metrics;
+
+/// What ended, and until when it matters (Unix seconds: the longest a
+/// session it applies to could still live).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// One stagepass session, by its id.
+    Session { id: String, until: u64 },
+    /// Every session of one IdP sign-in, by the IdP's `sid`.
+    IdpSession { sid: String, until: u64 },
+    /// Every session of `subject` signed in at or before `cutoff`.
+    Subject {
+        subject: String,
+        cutoff: u64,
+        until: u64,
+    },
+}
+
+/// The parts of a session revocation looks at.
+pub struct SessionRef<'a> {
+    pub id: Option<&'a str>,
+    pub idp_sid: Option<&'a str>,
+    pub subject: &'a str,
+    /// When the person signed in (Unix seconds).
+    pub signed_in_at: u64,
+}
+
+pub struct Revocations {
+    sessions: Cache<String, u64>,
+    idp_sessions: Cache<String, u64>,
+    /// Subject → cut-off.
+    subjects: Cache<String, u64>,
+    store: Option<redis::Store>,
+}
+
+/// Entries live at most this long in memory; a longer `until` is cut to it
+/// (no session outlives `sessionDuration`, 24 h by default; the store keeps
+/// the full time and a resync restores it).
+const LONGEST: Duration = Duration::from_secs(31 * 24 * 3600);
+const MAX_ENTRIES: u64 = 1_000_000;
+
+impl Revocations {
+    /// Cookie-only sessions: nothing is ever revoked.
+    pub fn none() -> Arc<Self> {
+        Arc::new(Self::in_memory())
+    }
+
+    fn in_memory() -> Self {
+        let cache = || {
+            Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(LONGEST)
+                .build()
+        };
+        Revocations {
+            sessions: cache(),
+            idp_sessions: cache(),
+            subjects: cache(),
+            store: None,
+        }
+    }
+
+    /// With the shared store: starts the sync and writer tasks (inside a
+    /// Tokio runtime). Fails only on a URL Redis's client cannot use.
+    pub fn with_store(
+        config: &RedisStoreConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, String> {
+        let this = Arc::new_cyclic(|weak| {
+            let mut revocations = Self::in_memory();
+            revocations.store = redis::Store::new(config, weak.clone(), metrics).ok();
+            revocations
+        });
+        if this.store.is_none() {
+            return Err(
+                "stagepass.sessions.store.redis.url: not a URL the Redis client accepts".into(),
+            );
+        }
+        Ok(this)
+    }
+
+    /// Whether sessions carry ids (there is a store to revoke them in).
+    pub fn enabled(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// The hot-path check: three in-memory lookups, no I/O.
+    pub fn is_revoked(&self, session: &SessionRef<'_>, now: u64) -> bool {
+        if self.store.is_none() {
+            return false;
+        }
+        let live = |until: Option<u64>| until.is_some_and(|until| until > now);
+        session.id.is_some_and(|id| live(self.sessions.get(id)))
+            || session
+                .idp_sid
+                .is_some_and(|sid| live(self.idp_sessions.get(sid)))
+            || self
+                .subjects
+                .get(session.subject)
+                .is_some_and(|cutoff| session.signed_in_at <= cutoff)
+    }
+
+    /// Records `revocation` here at once, and in the store for every
+    /// replica (retried until the store takes it).
+    pub fn revoke(&self, revocation: Revocation) {
+        self.apply(&revocation);
+        if let Some(store) = &self.store {
+            store.publish(revocation);
+        }
+    }
+
+    /// Applies a revocation heard from the store (or made here).
+    fn apply(&self, revocation: &Revocation) {
+        match revocation {
+            Revocation::Session { id, until } => self.sessions.insert(id.clone(), *until),
+            Revocation::IdpSession { sid, until } => self.idp_sessions.insert(sid.clone(), *until),
+            Revocation::Subject {
+                subject, cutoff, ..
+            } => {
+                let later = self
+                    .subjects
+                    .get(subject)
+                    .map_or(*cutoff, |c| c.max(*cutoff));
+                self.subjects.insert(subject.clone(), later);
+            }
+        }
+    }
+
+    /// Marks a back-channel logout token's `jti` as used; `Ok(false)` when
+    /// it was used before (a replay). Needs the store.
+    pub async fn first_use(&self, jti: &str, until: u64) -> Result<bool, String> {
+        match &self.store {
+            Some(store) => store.first_use(jti, until).await,
+            None => Err("no session store is configured".into()),
+        }
+    }
+
+    /// `Some(reason)` while the store is unreachable or behind: sessions
+    /// are still checked against the last synced state.
+    pub fn degraded(&self) -> Option<String> {
+        self.store.as_ref().and_then(redis::Store::degraded)
+    }
+
+    /// Revocations held in memory, by kind, for `/metrics`.
+    pub fn counts(&self) -> [(&'static str, u64); 3] {
+        [
+            ("session", self.sessions.entry_count()),
+            ("idp_session", self.idp_sessions.entry_count()),
+            ("subject", self.subjects.entry_count()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests;

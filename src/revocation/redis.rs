@@ -1,0 +1,353 @@
+//! The Redis side of [`Revocations`]: each revocation is a key with a TTL
+//! (`<prefix>rev:s:<id>`, `rev:i:<sid>`, `rev:u:<subject>`) and a message on
+//! `<prefix>revocations`. A sync task subscribes, then loads every key, and
+//! applies each message as it arrives; a writer task stores and publishes
+//! what this replica revokes, retrying until Redis takes it. Neither is on
+//! the request path.
+
+use std::sync::{Mutex, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use tokio::sync::mpsc;
+
+use super::{Revocation, Revocations};
+use crate::config::RedisStoreConfig;
+use crate::metrics::Metrics;
+
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
+pub(super) struct Store {
+    client: redis::Client,
+    prefix: String,
+    outbox: mpsc::UnboundedSender<Revocation>,
+    /// Why the in-memory state may be behind, if it may.
+    sync_problem: std::sync::Arc<Mutex<Option<String>>>,
+    write_problem: std::sync::Arc<Mutex<Option<String>>>,
+}
+
+impl Store {
+    pub fn new(
+        config: &RedisStoreConfig,
+        revocations: Weak<Revocations>,
+        metrics: std::sync::Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let client = redis::Client::open(config.url.expose()).map_err(|e| e.to_string())?;
+        let (outbox, inbox) = mpsc::unbounded_channel();
+        let store = Store {
+            client,
+            prefix: config.key_prefix.clone(),
+            outbox,
+            sync_problem: std::sync::Arc::new(Mutex::new(Some("not synced with Redis yet".into()))),
+            write_problem: std::sync::Arc::default(),
+        };
+        let sync = Sync {
+            client: store.client.clone(),
+            prefix: store.prefix.clone(),
+            revocations,
+            problem: std::sync::Arc::clone(&store.sync_problem),
+            metrics,
+        };
+        tokio::spawn(sync.run());
+        let writer = Writer {
+            client: store.client.clone(),
+            prefix: store.prefix.clone(),
+            problem: std::sync::Arc::clone(&store.write_problem),
+        };
+        tokio::spawn(writer.run(inbox));
+        Ok(store)
+    }
+
+    pub fn publish(&self, revocation: Revocation) {
+        // Fails only once the writer task is gone (shutdown).
+        let _ = self.outbox.send(revocation);
+    }
+
+    /// `SET <prefix>jti:<jti> NX` with a TTL until `until`.
+    pub async fn first_use(&self, jti: &str, until: u64) -> Result<bool, String> {
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| format!("Redis: {e}"))?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{}jti:{jti}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl(until))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("Redis: {e}"))?;
+        Ok(set.is_some())
+    }
+
+    pub fn degraded(&self) -> Option<String> {
+        let read = |m: &Mutex<Option<String>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        read(&self.sync_problem).or_else(|| read(&self.write_problem))
+    }
+}
+
+fn set_problem(slot: &Mutex<Option<String>>, problem: Option<String>) {
+    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+    if *slot != problem {
+        match &problem {
+            Some(why) => {
+                tracing::warn!(reason = %why, "session store degraded; serving the last synced revocations")
+            }
+            None => tracing::info!("session store in sync"),
+        }
+        *slot = problem;
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn ttl(until: u64) -> u64 {
+    until.saturating_sub(now()).max(1)
+}
+
+/// The key and value a revocation is stored under, and its message.
+fn encode(prefix: &str, revocation: &Revocation) -> (String, String, String, u64) {
+    match revocation {
+        Revocation::Session { id, until } => (
+            format!("{prefix}rev:s:{id}"),
+            until.to_string(),
+            format!("s {until} {id}"),
+            *until,
+        ),
+        Revocation::IdpSession { sid, until } => (
+            format!("{prefix}rev:i:{sid}"),
+            until.to_string(),
+            format!("i {until} {sid}"),
+            *until,
+        ),
+        Revocation::Subject {
+            subject,
+            cutoff,
+            until,
+        } => (
+            format!("{prefix}rev:u:{subject}"),
+            format!("{cutoff} {until}"),
+            format!("u {until} {cutoff} {subject}"),
+            *until,
+        ),
+    }
+}
+
+/// A message from the channel.
+fn decode_message(text: &str) -> Option<Revocation> {
+    let (kind, rest) = text.split_once(' ')?;
+    let (until, rest) = rest.split_once(' ')?;
+    let until = until.parse().ok()?;
+    match kind {
+        "s" => Some(Revocation::Session {
+            id: rest.to_owned(),
+            until,
+        }),
+        "i" => Some(Revocation::IdpSession {
+            sid: rest.to_owned(),
+            until,
+        }),
+        "u" => {
+            let (cutoff, subject) = rest.split_once(' ')?;
+            Some(Revocation::Subject {
+                subject: subject.to_owned(),
+                cutoff: cutoff.parse().ok()?,
+                until,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A stored key and its value.
+fn decode_key(prefix: &str, key: &str, value: &str) -> Option<Revocation> {
+    let rest = key.strip_prefix(prefix)?.strip_prefix("rev:")?;
+    let (kind, name) = rest.split_once(':')?;
+    match kind {
+        "s" | "i" => decode_message(&format!("{kind} {value} {name}")),
+        "u" => {
+            let (cutoff, until) = value.split_once(' ')?;
+            decode_message(&format!("u {until} {cutoff} {name}"))
+        }
+        _ => None,
+    }
+}
+
+struct Sync {
+    client: redis::Client,
+    prefix: String,
+    revocations: Weak<Revocations>,
+    problem: std::sync::Arc<Mutex<Option<String>>>,
+    metrics: std::sync::Arc<Metrics>,
+}
+
+impl Sync {
+    async fn run(self) {
+        let mut delay = FIRST_RETRY;
+        loop {
+            if self.revocations.strong_count() == 0 {
+                return;
+            }
+            let why = match self.follow().await {
+                Ok(()) => "the connection to Redis closed".to_owned(),
+                Err(err) => format!("cannot sync with Redis: {err}"),
+            };
+            set_problem(&self.problem, Some(why));
+            self.metrics.set_session_store_synced(false);
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(LAST_RETRY);
+        }
+    }
+
+    /// Subscribes, loads everything stored, then applies messages until the
+    /// connection ends. Subscribing first means nothing published while
+    /// loading is missed.
+    async fn follow(&self) -> redis::RedisResult<()> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub
+            .subscribe(format!("{}revocations", self.prefix))
+            .await?;
+        self.load_all().await?;
+        set_problem(&self.problem, None);
+        self.metrics.set_session_store_synced(true);
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let Ok(text) = message.get_payload::<String>() else {
+                continue;
+            };
+            let Some(revocations) = self.revocations.upgrade() else {
+                return Ok(());
+            };
+            if let Some(revocation) = decode_message(&text) {
+                revocations.apply(&revocation);
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_all(&self) -> redis::RedisResult<()> {
+        let mut conn = self.client.get_multiplexed_async_connection().await?;
+        let pattern = format!("{}rev:*", self.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let values: Vec<Option<String>> = conn.mget(&keys).await?;
+                if let Some(revocations) = self.revocations.upgrade() {
+                    for (key, value) in keys.iter().zip(values) {
+                        let found = value.and_then(|v| decode_key(&self.prefix, key, &v));
+                        if let Some(revocation) = found {
+                            revocations.apply(&revocation);
+                        }
+                    }
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+struct Writer {
+    client: redis::Client,
+    prefix: String,
+    problem: std::sync::Arc<Mutex<Option<String>>>,
+}
+
+impl Writer {
+    async fn run(self, mut inbox: mpsc::UnboundedReceiver<Revocation>) {
+        let mut conn: Option<redis::aio::MultiplexedConnection> = None;
+        while let Some(revocation) = inbox.recv().await {
+            let mut delay = FIRST_RETRY;
+            loop {
+                match self.write(&mut conn, &revocation).await {
+                    Ok(()) => {
+                        set_problem(&self.problem, None);
+                        break;
+                    }
+                    Err(err) => {
+                        conn = None;
+                        set_problem(
+                            &self.problem,
+                            Some(format!("a revocation is waiting to reach Redis: {err}")),
+                        );
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(LAST_RETRY);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        conn: &mut Option<redis::aio::MultiplexedConnection>,
+        revocation: &Revocation,
+    ) -> redis::RedisResult<()> {
+        if conn.is_none() {
+            *conn = Some(self.client.get_multiplexed_async_connection().await?);
+        }
+        let Some(conn) = conn.as_mut() else {
+            return Ok(());
+        };
+        let (key, value, message, until) = encode(&self.prefix, revocation);
+        // Replicas keep the latest cut-off per person in memory whatever
+        // order messages arrive in; the stored value is the last written.
+        redis::pipe()
+            .atomic()
+            .set_ex(&key, value, ttl(until))
+            .ignore()
+            .publish(format!("{}revocations", self.prefix), message)
+            .ignore()
+            .query_async::<()>(conn)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_message_and_its_key() {
+        let cases = [
+            Revocation::Session {
+                id: "Zm9v".into(),
+                until: 10,
+            },
+            Revocation::IdpSession {
+                sid: "a sid: with spaces".into(),
+                until: 20,
+            },
+            Revocation::Subject {
+                subject: "user with spaces@example.com".into(),
+                cutoff: 5,
+                until: 30,
+            },
+        ];
+        for revocation in cases {
+            let (key, value, message, _) = encode("sp:", &revocation);
+            assert_eq!(decode_message(&message), Some(revocation.clone()));
+            assert_eq!(decode_key("sp:", &key, &value), Some(revocation));
+        }
+        assert_eq!(decode_message("x 1 y"), None);
+        assert_eq!(decode_key("other:", "sp:rev:s:a", "1"), None);
+    }
+}
