@@ -166,6 +166,7 @@ impl Metrics {
         self.upstream_tls_unverified.store(true, Ordering::Relaxed);
     }
 
+    /// The public listener stopped accepting because `maxConnections` were open.
     pub fn record_connection_cap_reached(&self) {
         self.connection_cap_reached.fetch_add(1, Ordering::Relaxed);
     }

@@ -51,14 +51,23 @@ pub(super) fn redact(tree: &Value) -> Value {
     }
 }
 
-/// `postgres://user:pw@db/x` becomes `postgres://user:***@db/x`: URLs such
-/// as Backstage's database connection string often carry a password.
+/// `postgres://user:pw@db/x` becomes `postgres://***:***@db/x`: URLs such
+/// as Backstage's database connection string often carry a password, and a
+/// proxy URL may carry a token as its user name.
 fn mask_url_password(text: &str) -> String {
     match url::Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => match url.set_password(Some(MASK)) {
-            Ok(()) => url.to_string(),
-            Err(()) => MASK.to_string(),
-        },
+        Ok(mut url) if url.password().is_some() || !url.username().is_empty() => {
+            let masked = url.set_username(MASK).and_then(|()| {
+                if url.password().is_some() {
+                    url.set_password(Some(MASK))?;
+                }
+                Ok(())
+            });
+            match masked {
+                Ok(()) => url.to_string(),
+                Err(()) => MASK.to_string(),
+            }
+        }
         _ => text.to_string(),
     }
 }

@@ -49,6 +49,7 @@ impl Backstage {
     pub(super) fn build(
         config: &Config,
         resolvers: Vec<ResolverConfig>,
+        outbound: &crate::http_client::Outbound,
         metrics: &Arc<Metrics>,
     ) -> Result<Option<Self>, String> {
         let sp = &config.stagepass;
@@ -56,8 +57,7 @@ impl Backstage {
             return Ok(None);
         };
         let fresh_for = catalog.fresh_for;
-        let outbound = crate::http_client::Outbound::new(&sp.outbound);
-        let resolver = IdentityResolver::new(resolvers, catalog, &outbound)
+        let resolver = IdentityResolver::new(resolvers, catalog, outbound)
             .map_err(|e| format!("stagepass.catalog: {e}"))?
             .counting(Arc::clone(metrics));
         let tokens = TokenIssuer::new(config.auth.token.clone())

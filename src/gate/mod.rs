@@ -93,8 +93,10 @@ impl Gate {
                 .ok_or("auth.session.secret: missing")?;
         let cookies = CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
             .map_err(|e| format!("stagepass.cookieName: {e}"))?;
-        let (sign_in, session_duration, callback_path, resolvers) = sign_in(config, &metrics)?;
-        let backstage = Backstage::build(config, resolvers, &metrics)?;
+        let outbound = crate::http_client::Outbound::new(&sp.outbound)?;
+        let (sign_in, session_duration, callback_path, resolvers) =
+            sign_in(config, &outbound, &metrics)?;
+        let backstage = Backstage::build(config, resolvers, &outbound, &metrics)?;
         let route_table = policy::RouteTable::new(sp, &metrics)?;
         let revocations = match &sp.session_store {
             Some(store) => crate::revocation::Revocations::with_store(store, Arc::clone(&metrics))?,
@@ -166,11 +168,21 @@ impl Gate {
     /// `Ok` when stagepass can serve sign-ins; otherwise why not.
     pub fn readiness(&self) -> Result<(), String> {
         match &self.sign_in {
-            SignIn::Oidc(oidc) => oidc.readiness()?,
-            SignIn::Guest => {}
+            SignIn::Oidc(oidc) => oidc.readiness(),
+            SignIn::Guest => Ok(()),
         }
-        self.forwarder.readiness()?;
-        self.route_table.readiness()
+    }
+
+    /// What works less well than it should while stagepass still serves:
+    /// an upstream whose certificate does not verify, a session store that
+    /// is out of reach. Said by `/readyz` without failing it: every replica
+    /// sees the same upstream and store, so failing would take them all
+    /// out of service at once, sign-in and public routes included.
+    pub fn degraded(&self) -> Vec<String> {
+        let upstreams = std::iter::once(self.forwarder.readiness())
+            .chain(self.route_table.readiness())
+            .filter_map(Result::err);
+        upstreams.chain(self.revocations.degraded()).collect()
     }
 
     fn jar(&self) -> SessionJar<'_> {
@@ -287,6 +299,7 @@ fn client_error(status: StatusCode, code: &'static str, public: impl Into<String
 /// the resolvers that map its people to catalog users.
 fn sign_in(
     config: &Config,
+    outbound: &crate::http_client::Outbound,
     metrics: &Arc<Metrics>,
 ) -> Result<(SignIn, Duration, String, Vec<ResolverConfig>), String> {
     let sp = &config.stagepass;
@@ -311,8 +324,7 @@ fn sign_in(
             sp.provider
         )
     })?;
-    let outbound = crate::http_client::Outbound::new(&sp.outbound);
-    let oidc = OidcProvider::new(provider, &outbound, Arc::clone(metrics))
+    let oidc = OidcProvider::new(provider, outbound, Arc::clone(metrics))
         .map_err(|e| format!("auth.providers.{}: {e}", sp.provider))?;
     oidc.spawn_discovery();
     Ok((

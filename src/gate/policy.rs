@@ -103,11 +103,11 @@ impl RouteTable {
         self.routes.iter().find(|route| covers(&route.path, path))
     }
 
-    /// The first route upstream whose certificate does not verify.
-    pub fn readiness(&self) -> Result<(), String> {
+    /// Each route upstream's certificate state.
+    pub fn readiness(&self) -> impl Iterator<Item = Result<(), String>> + '_ {
         (self.routes.iter())
             .filter_map(|r| r.forwarder.as_ref())
-            .try_for_each(Forwarder::readiness)
+            .map(Forwarder::readiness)
     }
 
     pub fn is_empty(&self) -> bool {

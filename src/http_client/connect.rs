@@ -24,17 +24,45 @@ use crate::config::ProxyConfig;
 #[derive(Clone)]
 pub struct ProxyRules(Arc<Matcher>);
 
+/// A destination no rule exempts, to see what the rules make of it.
+const PROBE: &str = "https://proxy-probe.invalid/";
+
 impl ProxyRules {
-    /// `stagepass.outboundProxy` when set, else the environment's.
-    pub fn new(configured: Option<&ProxyConfig>) -> Self {
-        let matcher = match configured {
-            Some(proxy) => Matcher::builder()
-                .all(proxy.url.expose().to_owned())
-                .no(proxy.no_proxy.clone())
-                .build(),
-            None => Matcher::from_env(),
+    /// `stagepass.outboundProxy` when set, else the environment's. Refused
+    /// when the proxy named cannot be used as named: a proxy that is not
+    /// `http://` (its credentials would cross the network in the clear, or
+    /// it speaks SOCKS), or one the rules silently drop (a URL hyper-util
+    /// cannot parse) so that calls would go direct without a word.
+    pub fn new(configured: Option<&ProxyConfig>) -> Result<Self, String> {
+        let (matcher, source, named) = match configured {
+            Some(proxy) => {
+                // Re-serialised, so characters that need it are escaped.
+                let url = url::Url::parse(proxy.url.expose())
+                    .map_err(|_| "stagepass.outboundProxy.url: is not a URL".to_owned())?;
+                let matcher = Matcher::builder()
+                    .all(url.as_str().to_owned())
+                    .no(proxy.no_proxy.clone())
+                    .build();
+                (matcher, "stagepass.outboundProxy", true)
+            }
+            None => {
+                let named = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+                    .iter()
+                    .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()));
+                (Matcher::from_env(), "HTTPS_PROXY", named)
+            }
         };
-        ProxyRules(Arc::new(matcher))
+        let probe: Uri = PROBE.parse().expect("a valid URI");
+        match matcher.intercept(&probe) {
+            Some(proxy) if proxy.uri().scheme_str() != Some("http") => Err(format!(
+                "{source}: only http:// proxies are supported (stagepass tunnels with CONNECT), not {}://",
+                proxy.uri().scheme_str().unwrap_or("?")
+            )),
+            None if named && !exempts_everything(configured) => Err(format!(
+                "{source}: the proxy URL cannot be used (check its syntax; characters such as {{ }} | ^ \" and spaces must be percent-encoded)"
+            )),
+            _ => Ok(ProxyRules(Arc::new(matcher))),
+        }
     }
 
     /// No destination goes through a proxy.
@@ -46,6 +74,17 @@ impl ProxyRules {
     pub fn proxy_for(&self, dst: &Uri) -> Option<hyper_util::client::proxy::matcher::Intercept> {
         self.0.intercept(dst)
     }
+}
+
+/// `NO_PROXY=*` (or `noProxy: "*"`): no destination uses the proxy.
+fn exempts_everything(configured: Option<&ProxyConfig>) -> bool {
+    let no_proxy = match configured {
+        Some(proxy) => proxy.no_proxy.clone(),
+        None => std::env::var("NO_PROXY")
+            .or_else(|_| std::env::var("no_proxy"))
+            .unwrap_or_default(),
+    };
+    no_proxy.trim() == "*"
 }
 
 #[derive(Clone)]
@@ -97,6 +136,9 @@ impl Service<Uri> for Connector {
             });
         };
         let proxy = authority(intercept.uri());
+        // hyper-util's tunnel asks for port 443 when the URI names none,
+        // also for http://: name the scheme's port.
+        let dst = with_port(dst);
         let mut tunnel = Tunnel::new(intercept.uri().clone(), self.http.clone());
         if let Some(auth) = intercept.basic_auth() {
             tunnel = tunnel.with_auth(auth.clone());
@@ -119,6 +161,27 @@ impl Service<Uri> for Connector {
                 ConnectError(format!("outbound proxy {proxy} for {target}: {why}"))
             })
         })
+    }
+}
+
+/// `dst` with its scheme's default port written out.
+fn with_port(dst: Uri) -> Uri {
+    if dst.port().is_some() {
+        return dst;
+    }
+    let port = if dst.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let mut parts = dst.clone().into_parts();
+    let authority = format!("{}:{port}", dst.host().unwrap_or_default());
+    match authority.parse() {
+        Ok(authority) => {
+            parts.authority = Some(authority);
+            Uri::from_parts(parts).unwrap_or(dst)
+        }
+        Err(_) => dst,
     }
 }
 

@@ -77,12 +77,13 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// The configured trust, and `outboundProxy` or the environment's proxy.
-    pub fn new(config: &OutboundConfig) -> Self {
-        Outbound {
+    /// The configured trust, and `outboundProxy` or the environment's proxy;
+    /// `Err` when the proxy named cannot be used as named.
+    pub fn new(config: &OutboundConfig) -> Result<Self, String> {
+        Ok(Outbound {
             config: config.clone(),
-            proxy: ProxyRules::new(config.proxy.as_ref()),
-        }
+            proxy: ProxyRules::new(config.proxy.as_ref())?,
+        })
     }
 
     /// The system store only, no proxy at all: for tests and tools.

@@ -70,10 +70,7 @@ fn roots(
     outbound: &OutboundConfig,
     ca_file: Option<&Path>,
 ) -> Result<rustls::RootCertStore, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
+    let mut roots = system_roots().clone();
     for file in outbound.ca_files.iter().map(|f| f.as_path()).chain(ca_file) {
         for cert in read_certs(file)? {
             roots
@@ -82,6 +79,23 @@ fn roots(
         }
     }
     Ok(roots)
+}
+
+/// The platform's store, read once per process: every client shares it.
+fn system_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: std::sync::OnceLock<rustls::RootCertStore> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for err in &found.errors {
+            tracing::warn!(reason = %err, "part of the system CA store could not be read");
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        if ignored > 0 {
+            tracing::debug!(added, ignored, "system CA store loaded");
+        }
+        roots
+    })
 }
 
 fn read_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, String> {

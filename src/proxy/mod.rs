@@ -86,7 +86,8 @@ impl Forwarder {
     }
 
     /// `Err` while the upstream's certificate does not verify (or it wants
-    /// a client certificate stagepass does not have), with why.
+    /// a client certificate stagepass does not have), with why: reported by
+    /// `/readyz` as degraded.
     pub fn readiness(&self) -> Result<(), String> {
         self.tls_health.readiness()
     }
@@ -216,13 +217,13 @@ impl Upstream {
         }
     }
 
-    /// The upstream URI for a request: path and query byte-for-byte, behind
-    /// the upstream's own path prefix.
     /// `scheme://authority`, for messages.
     fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.authority)
     }
 
+    /// The upstream URI for a request: path and query byte-for-byte, behind
+    /// the upstream's own path prefix.
     fn uri_for(&self, incoming: &Uri) -> Result<Uri, Error> {
         let path_and_query = incoming.path_and_query().map_or("/", |pq| pq.as_str());
         if self.authority.is_empty() {

@@ -1,7 +1,7 @@
-//! Whether the upstream's certificate verifies, for `/readyz`: a
-//! certificate problem is a configuration problem (a missing CA, an expired
-//! or misnamed certificate) that no retry fixes, so it is worth saying
-//! there. It clears with the next request the upstream answers.
+//! Whether the upstream's certificate verifies, for `/readyz` to say (as
+//! degraded, without failing): a certificate problem is a configuration
+//! problem (a missing CA, an expired or misnamed certificate) that no retry
+//! fixes. It clears with the next request the upstream answers.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,7 +17,14 @@ pub fn handle<B>(app: &App, req: &Request<B>) -> Response<Body> {
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n"),
         "/readyz" => match app.gate.readiness() {
-            Ok(()) => text(StatusCode::OK, "text/plain", "ready\n"),
+            Ok(()) => match app.gate.degraded() {
+                reasons if reasons.is_empty() => text(StatusCode::OK, "text/plain", "ready\n"),
+                reasons => text(
+                    StatusCode::OK,
+                    "text/plain",
+                    format!("ready, degraded: {}\n", reasons.join("; ")),
+                ),
+            },
             Err(reason) => text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/plain",

@@ -3,6 +3,11 @@
 //! certificate for mTLS, all written as PEM files.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use super::agent::Agent;
+use super::get;
+use super::world::{World, WorldOptions};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -84,4 +89,40 @@ impl Pki {
         roots.add(self.issuer.der().clone()).unwrap();
         roots
     }
+}
+
+/// Options for a world whose OP serves https with a certificate from `pki`.
+pub fn https_op(pki: &Pki) -> WorldOptions {
+    let op = pki.server("op", &["127.0.0.2"]);
+    WorldOptions {
+        op_tls: Some((op.cert_file, op.key_file)),
+        ..WorldOptions::default()
+    }
+}
+
+/// `/readyz` once stagepass has tried the IdP and said why it is not ready
+/// (a wait for the first attempt, not a timing assertion).
+pub async fn not_ready_reason(w: &World) -> String {
+    for _ in 0..200 {
+        let reply = get(&w.sp.admin_url("/readyz")).await;
+        assert_ne!(reply.status, 200, "ready after all: {}", reply.text());
+        let text = reply.text();
+        if text.contains("discovery failed") {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("stagepass never said why it is not ready");
+}
+
+/// alice signs in through `w` (trusting `pki` for the OP) and reaches the app.
+pub async fn signs_alice_in(w: &World, pki: &Pki) {
+    let mut alice = Agent::trusting(pki.roots());
+    let done = w.sign_in(&mut alice, "/", "alice").await;
+    assert_eq!(done.status, 302, "{}", done.text());
+    assert_eq!(alice.get(&w.url("/page")).await.status, 200);
+    assert_eq!(
+        w.up.controls.last().header("x-forwarded-user"),
+        Some("alice")
+    );
 }

@@ -50,7 +50,7 @@ fn redact_masks_secret_values_anywhere_in_the_tree() {
             "backend": {"auth": {"keys": [{"secret": "***"}]}, "database": {"connection": {"password": "***", "host": "db"}}},
             "integrations": {"github": [{"host": "github.com", "token": "***"}]},
             "empty": {"token": null},
-            "db": "postgres://user:***@db:5432/x",
+            "db": "postgres://***:***@db:5432/x",
         })
     );
 }
