@@ -38,6 +38,10 @@ impl Gate {
         let Some(session) = self.jar().read_session(headers, now()) else {
             return Err(self.stale_cookies(headers));
         };
+        if self.is_revoked(&session) {
+            tracing::info!(id, subject = %session.subject, "revoked session refused");
+            return Err(self.jar().clear_session(headers));
+        }
         if !refresh_due(&session) {
             return Ok(Live::unchanged(session));
         }

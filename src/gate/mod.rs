@@ -17,6 +17,7 @@ mod live;
 mod policy;
 mod protect;
 mod redirect;
+mod revoke;
 mod routes;
 mod signin;
 mod signout;
@@ -73,6 +74,7 @@ pub struct Gate {
     keep_access_token: bool,
     /// Sessions ended before their cookie expires (needs a session store).
     revocations: Arc<crate::revocation::Revocations>,
+    metrics: Arc<Metrics>,
 }
 
 /// How people sign in.
@@ -133,6 +135,7 @@ impl Gate {
             whoami: sp.upstream_is_whoami(),
             route_table,
             revocations,
+            metrics,
         })
     }
 
@@ -151,6 +154,7 @@ impl Gate {
             Route::Logout => self.logout(&req),
             Route::Refresh => self.refresh_endpoint(&req).await,
             Route::ForwardAuth => self.forward_auth(&req, peer).await,
+            Route::BackchannelLogout => self.backchannel_logout(req).await,
             Route::Reserved => Err(client_error(
                 StatusCode::NOT_FOUND,
                 "not_found",

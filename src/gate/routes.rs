@@ -17,6 +17,8 @@ pub enum Route {
     Refresh,
     /// `/.stagepass/auth`: the forward-auth decision for nginx, Caddy, Traefik.
     ForwardAuth,
+    /// `POST /api/auth/<id>/backchannel-logout`: the IdP ends sessions.
+    BackchannelLogout,
     /// Any other path under `/.stagepass/`: reserved, answered 404.
     Reserved,
     /// Everything else: needs a session, then goes to the upstream.
@@ -63,6 +65,7 @@ impl AuthRoutes {
             Some("start") => Route::Start,
             Some("logout") => Route::Logout,
             Some("refresh") => Route::Refresh,
+            Some("backchannel-logout") => Route::BackchannelLogout,
             _ => Route::Protected,
         }
     }

@@ -161,6 +161,7 @@ impl Gate {
             tracing::info!(subject = %session.subject, "signed in");
         }
         let mut cookies = self.session_cookies(headers, &session)?;
+        self.metrics.record_session_started();
         cookies.push(login_cookie);
         let target = self.redirects.resolve(Some(return_to));
         redirect(target.as_str(), cookies)

@@ -22,27 +22,50 @@ impl Gate {
     /// - A `GET` from anywhere else (a link or image on another site) only
     ///   gets a page whose button posts the sign-out, so no other site can
     ///   sign people out of stagepass and their IdP.
+    ///
+    /// With a session store the session also ends on every replica (a copy
+    /// of the cookie stops working), and `?everywhere=true` ends every
+    /// session the person signed in to until now.
     pub(super) fn logout<B>(&self, req: &Request<B>) -> Result<Response<Body>, Error> {
         let headers = req.headers();
+        let everywhere = req.uri().query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "everywhere" && v == "true")
+        });
         match *req.method() {
-            Method::POST if headers.contains_key("x-requested-with") => Ok(json(
-                StatusCode::OK,
-                &json!({}),
-                self.jar().clear_all(headers),
-            )),
-            Method::POST if self.posted_from_here(headers) => self.browser_sign_out(headers),
+            Method::POST if headers.contains_key("x-requested-with") => {
+                self.revoke_current(headers, everywhere);
+                Ok(json(
+                    StatusCode::OK,
+                    &json!({}),
+                    self.jar().clear_all(headers),
+                ))
+            }
+            Method::POST if self.posted_from_here(headers) => {
+                self.revoke_current(headers, everywhere);
+                self.browser_sign_out(headers)
+            }
             Method::POST => Err(client_error(
                 StatusCode::FORBIDDEN,
                 "missing_x_requested_with",
                 "Sign-out requests must come from this site or carry an X-Requested-With header.",
             )),
-            Method::GET if navigated_from_here(headers) => self.browser_sign_out(headers),
+            Method::GET if navigated_from_here(headers) => {
+                self.revoke_current(headers, everywhere);
+                self.browser_sign_out(headers)
+            }
             Method::GET => Ok(self.confirm_sign_out_page(request_id(req))),
             _ => Err(client_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "Use POST (API) or GET (browser) to sign out.",
             )),
+        }
+    }
+
+    /// Revokes the session the request carries, if it opens.
+    fn revoke_current(&self, headers: &HeaderMap, everywhere: bool) {
+        if let Some(session) = self.jar().read_session(headers, super::now()) {
+            self.revoke_signed_out(&session, everywhere);
         }
     }
 

@@ -1,12 +1,48 @@
-//! The admin listener: liveness, readiness and metrics, exact paths only.
+//! The admin listener: liveness, readiness and metrics, exact paths only,
+//! and `POST /sessions/revoke` for incident response (the listener stays
+//! on loopback by default).
 
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
 
 use super::App;
 use super::respond::text;
 use crate::body::Body;
 
-pub fn handle<B>(app: &App, req: &Request<B>) -> Response<Body> {
+/// A revoke request is `{"sub": …}` or `{"sid": …}`.
+const MAX_REVOKE_BYTES: usize = 4096;
+
+pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+    if req.method() == Method::POST && req.uri().path() == "/sessions/revoke" {
+        return revoke(app, req).await;
+    }
+    read_only(app, &req)
+}
+
+/// `POST /sessions/revoke`: a person who must be locked out now.
+async fn revoke(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let body = match Limited::new(req.into_body(), MAX_REVOKE_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return text(StatusCode::BAD_REQUEST, "text/plain", "body too large\n"),
+    };
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "send JSON: {\"sub\": \"…\"} or {\"sid\": \"…\"}\n",
+        );
+    };
+    match app.gate.revoke_by_admin(&request) {
+        Ok(said) => text(StatusCode::OK, "text/plain", format!("revoked: {said}\n")),
+        Err(reason) => text(StatusCode::BAD_REQUEST, "text/plain", format!("{reason}\n")),
+    }
+}
+
+fn read_only<B>(app: &App, req: &Request<B>) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod op;
 pub mod peers;
 pub mod pki;
+pub mod redis;
 pub mod upstream;
 pub mod world;
 

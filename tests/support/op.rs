@@ -34,6 +34,9 @@ pub struct OpOptions {
     pub machine_claims: Value,
     /// Serve https with this certificate and key (PEM files).
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Where the OP posts back-channel logout tokens (and its ID tokens
+    /// then carry `sid`).
+    pub backchannel_logout_uri: Option<Url>,
 }
 
 pub struct Op {
@@ -74,6 +77,12 @@ pub async fn start(options: &OpOptions) -> Op {
             options.post_logout_redirect_uri.as_str(),
         ])
         .args(["--alg", options.alg])
+        .args(
+            options
+                .backchannel_logout_uri
+                .iter()
+                .flat_map(|uri| ["--backchannel-logout-uri".to_owned(), uri.to_string()]),
+        )
         .args(options.tls.iter().flat_map(|(cert, key)| {
             [
                 "--tls-cert".as_ref(),
@@ -186,6 +195,39 @@ impl Op {
             )
             .await;
         reply.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Ends the person's OP session as the OP's own logout page does (its
+    /// form posted with the `_session` cookie `agent` holds); with
+    /// back-channel logout on, the OP then posts a logout token.
+    pub async fn end_session(&self, agent: &mut super::agent::Agent) {
+        let page = agent
+            .get(
+                &self
+                    .issuer
+                    .join("session/end?client_id=stagepass-tests")
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let text = page.text();
+        let xsrf = text
+            .split("name=\"xsrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the logout form carries xsrf")
+            .to_owned();
+        let done = agent
+            .post_form(
+                &self.issuer.join("session/end/confirm").unwrap(),
+                &[("xsrf", &xsrf), ("logout", "yes")],
+            )
+            .await;
+        assert!(
+            done.status.is_redirection() || done.status == 200,
+            "{}",
+            done.text()
+        );
     }
 
     /// Request counts by endpoint: `discovery`, `jwks`, `token`, `userinfo`.

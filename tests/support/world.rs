@@ -30,6 +30,8 @@ pub struct WorldOptions {
     /// Wait for `/readyz` before handing the world over (off for tests of
     /// why it does not get ready).
     pub wait_until_ready: bool,
+    /// Register stagepass's back-channel logout endpoint at the OP.
+    pub backchannel_logout: bool,
 }
 
 impl Default for WorldOptions {
@@ -44,6 +46,7 @@ impl Default for WorldOptions {
             machine_claims: serde_json::Value::Null,
             op_tls: None,
             wait_until_ready: true,
+            backchannel_logout: false,
         }
     }
 }
@@ -96,6 +99,11 @@ pub async fn world_on(
         accounts: options.accounts,
         machine_claims: options.machine_claims,
         tls: options.op_tls,
+        backchannel_logout_uri: options.backchannel_logout.then(|| {
+            public_url
+                .join("/api/auth/test/backchannel-logout")
+                .unwrap()
+        }),
     })
     .await;
     let provider = cfg.auth.providers.get_mut("test").unwrap();

@@ -14,7 +14,7 @@
 //     [--token-endpoint-auth-method client_secret_basic|client_secret_post] \
 //     [--access-token-ttl 3600] [--id-token-ttl 3600] [--refresh-token-ttl 1209600] \
 //     [--accounts FILE] [--machine-client ID:SECRET] [--machine-claims JSON]
-//     [--tls-cert PEM --tls-key PEM]
+//     [--tls-cert PEM --tls-key PEM] [--backchannel-logout-uri URL]
 //
 // --machine-client adds a second client that may only use the
 // client_credentials grant. Its tokens are JWT access tokens (RFC 9068) for
@@ -63,6 +63,7 @@ const { values: args } = parseArgs({
     accounts: { type: 'string' },
     'machine-client': { type: 'string' },
     'tls-cert': { type: 'string' },
+    'backchannel-logout-uri': { type: 'string' },
     'tls-key': { type: 'string' },
     'machine-claims': { type: 'string', default: '{}' },
     'lenient-client-auth': { type: 'boolean', default: false },
@@ -368,6 +369,12 @@ function buildProvider(issuer) {
     token_endpoint_auth_method: AUTH_METHOD,
     id_token_signed_response_alg: currentKey.alg,
     scope: ALL_SCOPES,
+    // OIDC Back-Channel Logout: the OP posts a logout_token here when the
+    // person's OP session ends; ID tokens then carry `sid`.
+    ...(args['backchannel-logout-uri'] ? {
+      backchannel_logout_uri: args['backchannel-logout-uri'],
+      backchannel_logout_session_required: true,
+    } : {}),
   };
 
   const clients = [client];
@@ -396,6 +403,13 @@ function buildProvider(issuer) {
       groups: ['groups'],
     },
     conformIdTokenClaims: false,
+    // oidc-provider refuses to post to special-use addresses (SSRF
+    // protection); in the tests stagepass's back-channel logout endpoint
+    // is on loopback, so let that through here, and only here.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options; // eslint-disable-line no-unused-vars
+      return globalThis.fetch(url, rest);
+    },
     responseTypes: ['code'],
     clockTolerance: 0,
     pkce: { required: () => true },
@@ -406,6 +420,7 @@ function buildProvider(issuer) {
       introspection: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: Boolean(MACHINE) },
+      backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // Only the machine client gets JWT access tokens by default; the
@@ -518,6 +533,8 @@ function buildProvider(issuer) {
   });
 
   p.on('server_error', (_ctx, err) => console.error('[op] server_error', err));
+  p.on('backchannel.error', (_ctx, err, client) => console.error('[op] backchannel.error', client?.clientId, err?.message));
+  p.on('backchannel.success', (_ctx, client) => log('backchannel.success', client?.clientId));
   if (args.verbose) {
     p.on('grant.error', (_ctx, err) => console.error('[op] grant.error', err.message, err.error_description || ''));
     p.on('authorization.error', (_ctx, err) => console.error('[op] authorization.error', err.message, err.error_description || ''));

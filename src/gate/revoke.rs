@@ -1,0 +1,184 @@
+//! Ending sessions before their cookie expires (with a session store):
+//! sign-out revokes the session, "sign out everywhere" every session of the
+//! person, the IdP's back-channel logout the sessions of an IdP sign-in,
+//! and the admin port whomever an operator names. The check itself is
+//! in-memory ([`crate::revocation`]).
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::{Gate, SignIn, json, now};
+use crate::body::Body;
+use crate::error::Error;
+use crate::revocation::{Revocation, SessionRef};
+use crate::session::Session;
+
+impl Gate {
+    /// Whether `session` was ended elsewhere (signed out, logged out at the
+    /// IdP, revoked by an operator).
+    pub(super) fn is_revoked(&self, session: &Session) -> bool {
+        let signed_in_at = session
+            .expires_at
+            .saturating_sub(self.session_duration.as_secs());
+        let reference = SessionRef {
+            id: session.id.as_deref(),
+            idp_sid: session.idp_sid.as_deref(),
+            subject: &session.subject,
+            signed_in_at,
+        };
+        self.revocations.is_revoked(&reference, now())
+    }
+
+    /// Sign-out: this session ends on every replica, or with `everywhere`
+    /// every session the person signed in to up to now.
+    pub(super) fn revoke_signed_out(&self, session: &Session, everywhere: bool) {
+        if !self.revocations.enabled() {
+            return;
+        }
+        let until = session.expires_at;
+        let revocation = match (&session.id, everywhere) {
+            (_, true) => Revocation::Subject {
+                subject: session.subject.clone(),
+                cutoff: now(),
+                until: now() + self.session_duration.as_secs(),
+            },
+            (Some(id), false) => Revocation::Session {
+                id: id.clone(),
+                until,
+            },
+            (None, false) => return,
+        };
+        self.revoke(revocation);
+    }
+
+    fn revoke(&self, revocation: Revocation) {
+        let kind = match &revocation {
+            Revocation::Session { .. } => "session",
+            Revocation::IdpSession { .. } => "idp_session",
+            Revocation::Subject { .. } => "subject",
+        };
+        tracing::info!(kind, "sessions revoked");
+        self.metrics.record_revocation(kind);
+        self.revocations.revoke(revocation);
+    }
+
+    /// `POST /api/auth/<id>/backchannel-logout` (OIDC Back-Channel Logout
+    /// 1.0): the IdP says a person's IdP session ended. 200 once recorded;
+    /// 400 with the spec's `invalid_request` otherwise.
+    pub(super) async fn backchannel_logout(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Response<Body>, Error> {
+        let SignIn::Oidc(oidc) = &self.sign_in else {
+            return Err(super::client_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is nothing at this address.",
+            ));
+        };
+        if req.method() != Method::POST {
+            return Ok(logout_error("use POST with a logout_token form field"));
+        }
+        if !self.revocations.enabled() {
+            return Ok(logout_error(
+                "this stagepass has no session store (stagepass.sessions.store) to record logouts in",
+            ));
+        }
+        let (parts, body) = req.into_parts();
+        let form = self.forms.read(&parts.headers, body).await?;
+        let token = url::form_urlencoded::parse(form.as_bytes())
+            .find(|(name, _)| name == "logout_token")
+            .map(|(_, value)| value.into_owned());
+        let Some(token) = token else {
+            return Ok(logout_error("logout_token is missing"));
+        };
+        let logout = match oidc.verify_logout_token(&token, now()).await {
+            Ok(logout) => logout,
+            Err(reason) => {
+                tracing::warn!(reason = %reason, "back-channel logout refused");
+                return Ok(logout_error(&reason));
+            }
+        };
+        match self
+            .revocations
+            .first_use(&logout.jti, logout.replayable_until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Ok(logout_error("this logout token was used before")),
+            // The store is out of reach: the IdP retries a non-200.
+            Err(reason) => return Err(store_unavailable(&reason)),
+        }
+        let until = now() + self.session_duration.as_secs();
+        self.revoke(match (logout.sid, logout.sub) {
+            (Some(sid), _) => Revocation::IdpSession { sid, until },
+            (None, Some(subject)) => Revocation::Subject {
+                subject,
+                cutoff: now(),
+                until,
+            },
+            (None, None) => return Ok(logout_error("neither sid nor sub")),
+        });
+        let mut response = Response::new(crate::body::empty());
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(response)
+    }
+
+    /// The admin port's `POST /sessions/revoke` with `{"sub": …}` (every
+    /// session of that person, now) or `{"sid": …}` (one IdP session).
+    pub fn revoke_by_admin(&self, request: &serde_json::Value) -> Result<String, String> {
+        if !self.revocations.enabled() {
+            return Err("no session store is configured (stagepass.sessions.store)".into());
+        }
+        let text = |name: &str| {
+            request
+                .get(name)
+                .and_then(|v| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        let until = now() + self.session_duration.as_secs();
+        let (revocation, said) = match (text("sub"), text("sid")) {
+            (Some(subject), None) => (
+                Revocation::Subject {
+                    subject: subject.to_owned(),
+                    cutoff: now(),
+                    until,
+                },
+                "every session of that subject signed in until now",
+            ),
+            (None, Some(sid)) => (
+                Revocation::IdpSession {
+                    sid: sid.to_owned(),
+                    until,
+                },
+                "every session of that IdP session",
+            ),
+            _ => return Err("send exactly one of {\"sub\": …} or {\"sid\": …}".into()),
+        };
+        self.revoke(revocation);
+        Ok(said.to_owned())
+    }
+}
+
+/// Back-Channel Logout 1.0 section 2.8: 400 with `invalid_request`.
+fn logout_error(description: &str) -> Response<Body> {
+    json(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": "invalid_request", "error_description": description}),
+        Vec::new(),
+    )
+}
+
+fn store_unavailable(reason: &str) -> Error {
+    Error::new(
+        crate::error::Source::Internal,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "session_store_unavailable",
+        "The session store cannot be reached; try again.",
+    )
+    .with_detail(reason)
+}
