@@ -172,6 +172,7 @@ async fn the_binary_honours_https_proxy_and_no_proxy_from_the_environment() {
         machine_claims: serde_json::Value::Null,
         tls: Some((op_cert.cert_file, op_cert.key_file)),
         backchannel_logout_uri: None,
+        rotate_refresh_tokens: false,
     })
     .await;
     let proxy = Tinyproxy::start("").await;

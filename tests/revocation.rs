@@ -265,3 +265,59 @@ async fn forged_replayed_and_misaddressed_logout_tokens_are_refused() {
     assert_eq!(replay.status, 400);
     assert!(replay.text().contains("used before"), "{}", replay.text());
 }
+
+/// Requests to both replicas at once, each needing a refresh, with an OP
+/// that spends a refresh token on use: without coordination one replica
+/// would present a spent token and end the session.
+#[tokio::test]
+async fn concurrent_refreshes_on_two_replicas_keep_the_session() {
+    let redis = Redis::start().await;
+    let options = WorldOptions {
+        access_token_ttl: 30, // inside the refresh margin: every request refreshes
+        rotate_refresh_tokens: true,
+        ..WorldOptions::default()
+    };
+    let r = replicas(&redis, options).await;
+    let mut alice = Agent::new();
+    r.w.sign_in(&mut alice, "/", "alice").await;
+    let mut cookie = alice.cookie(SP_HOST, "stagepass").unwrap().to_owned();
+    let before = r.w.op.stats().await["token_refresh_token"]
+        .as_u64()
+        .unwrap();
+    for round in 0..5 {
+        let ask = |base| {
+            let req = anonymous("GET", &format!("http://{base}/page"))
+                .header("cookie", format!("stagepass={cookie}"))
+                .header("accept", "application/json")
+                .body(Default::default())
+                .unwrap();
+            async move { send(&client(), req).await }
+        };
+        let (a, b) = tokio::join!(ask(r.w.sp.public), ask(r.other.public));
+        assert_eq!(
+            (a.status.as_u16(), b.status.as_u16()),
+            (200, 200),
+            "round {round}"
+        );
+        let renewed = |reply: &Reply| {
+            reply
+                .headers
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok()?.strip_prefix("stagepass="))
+                .map(|v| v.split(';').next().unwrap().to_owned())
+                .next()
+        };
+        assert_eq!(
+            renewed(&a),
+            renewed(&b),
+            "round {round}: one renewal, shared"
+        );
+        cookie = renewed(&a).expect("a renewed cookie");
+    }
+    let refreshes = r.w.op.stats().await["token_refresh_token"]
+        .as_u64()
+        .unwrap()
+        - before;
+    assert_eq!(refreshes, 5, "one refresh per round, not one per replica");
+}

@@ -10,6 +10,14 @@ use crate::session::Session;
 /// Refresh this long before the access token expires, so a request never
 /// rides on a token that expires mid-flight.
 const REFRESH_MARGIN_SECS: u64 = 60;
+/// How long one replica may hold a session's refresh to itself.
+const SHARED_REFRESH_LOCK_MS: u64 = 15_000;
+/// How long a renewed session stays there for the other replicas (and for
+/// a browser whose next request still carries the old cookie).
+const SHARED_RESULT_SECS: u64 = 60;
+const SHARED_REFRESH_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+/// 10 s of waiting for another replica's refresh, then serve and retry.
+const SHARED_REFRESH_POLLS: u32 = 200;
 
 /// The outcome of the session phase.
 pub(super) struct Live {
@@ -48,10 +56,109 @@ impl Gate {
         let Some(refresh_token) = session.refresh_token.clone() else {
             return Ok(Live::unchanged(session));
         };
+        if self.revocations.enabled() {
+            return self
+                .refresh_once_everywhere(session, refresh_token, headers, id)
+                .await;
+        }
+        self.refresh_here(session, &refresh_token, headers, id)
+            .await
+    }
+
+    /// With a session store, one replica refreshes a session and the others
+    /// take its result: with refresh-token rotation, a second refresh with
+    /// the same token would end the session. A short Redis lock decides who
+    /// refreshes; the winner shares the renewed cookies (sealed, as the
+    /// browser gets them) for a minute.
+    async fn refresh_once_everywhere(
+        &self,
+        session: Session,
+        refresh_token: String,
+        headers: &HeaderMap,
+        id: Option<&str>,
+    ) -> Result<Live, Vec<HeaderValue>> {
+        use sha2::Digest;
+        let name: String = sha2::Sha256::digest(refresh_token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let (lock, result) = (format!("refreshing:{name}"), format!("refreshed:{name}"));
+        if let Some(live) = self.adopt(self.revocations.shared(&result).await) {
+            return Ok(live);
+        }
+        match self.revocations.claim(&lock, SHARED_REFRESH_LOCK_MS).await {
+            Some(true) => {
+                let outcome = self
+                    .refresh_here(session, &refresh_token, headers, id)
+                    .await;
+                if let Ok(live) = &outcome {
+                    let cookies: Vec<&str> = live
+                        .set_cookies
+                        .iter()
+                        .filter_map(|c| c.to_str().ok())
+                        .collect();
+                    let shared = serde_json::to_string(&cookies).unwrap_or_default();
+                    self.revocations
+                        .share(&result, &shared, SHARED_RESULT_SECS)
+                        .await;
+                }
+                self.revocations.release(&lock).await;
+                outcome
+            }
+            Some(false) => {
+                // Another replica is refreshing this session right now.
+                for _ in 0..SHARED_REFRESH_POLLS {
+                    tokio::time::sleep(SHARED_REFRESH_POLL).await;
+                    if let Some(live) = self.adopt(self.revocations.shared(&result).await) {
+                        return Ok(live);
+                    }
+                }
+                // Still nothing: keep serving it; the next request retries.
+                Ok(Live::unchanged(session))
+            }
+            // The store is out of reach: refresh here, as without one.
+            None => {
+                self.refresh_here(session, &refresh_token, headers, id)
+                    .await
+            }
+        }
+    }
+
+    /// The session another replica renewed, from its `Set-Cookie` values.
+    fn adopt(&self, shared: Option<String>) -> Option<Live> {
+        let set_cookies: Vec<String> = serde_json::from_str(&shared?).ok()?;
+        let pairs: Vec<&str> = set_cookies
+            .iter()
+            .filter_map(|c| c.split(';').next())
+            .filter(|pair| !pair.ends_with('='))
+            .collect();
+        let mut renewed = HeaderMap::new();
+        renewed.insert(
+            http::header::COOKIE,
+            HeaderValue::from_str(&pairs.join("; ")).ok()?,
+        );
+        let session = self.jar().read_session(&renewed, now())?;
+        let set_cookies = (set_cookies.iter())
+            .filter_map(|c| HeaderValue::from_str(c).ok())
+            .collect();
+        Some(Live {
+            session,
+            set_cookies,
+        })
+    }
+
+    /// Refreshes at the IdP from this replica.
+    async fn refresh_here(
+        &self,
+        session: Session,
+        refresh_token: &str,
+        headers: &HeaderMap,
+        id: Option<&str>,
+    ) -> Result<Live, Vec<HeaderValue>> {
         let SignIn::Oidc(oidc) = &self.sign_in else {
             return Ok(Live::unchanged(session));
         };
-        match oidc.refresh(&refresh_token).await {
+        match oidc.refresh(refresh_token).await {
             // OIDC Core 12.2: a refreshed ID token must name the same person.
             Ok(renewed)
                 if renewed

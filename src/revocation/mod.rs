@@ -157,6 +157,32 @@ impl Revocations {
         }
     }
 
+    /// Takes the store-wide lock `name` for `ttl_ms`: `Some(true)` when
+    /// taken, `Some(false)` when someone holds it, `None` without a
+    /// reachable store.
+    pub async fn claim(&self, name: &str, ttl_ms: u64) -> Option<bool> {
+        self.store.as_ref()?.claim(name, ttl_ms).await.ok()
+    }
+
+    /// Leaves `value` under `name` for `ttl_secs`, for the other replicas.
+    pub async fn share(&self, name: &str, value: &str, ttl_secs: u64) {
+        if let Some(store) = &self.store {
+            let _ = store.share(name, value, ttl_secs).await;
+        }
+    }
+
+    /// What another replica left under `name`.
+    pub async fn shared(&self, name: &str) -> Option<String> {
+        self.store.as_ref()?.shared(name).await.ok().flatten()
+    }
+
+    /// Gives up the lock `name`.
+    pub async fn release(&self, name: &str) {
+        if let Some(store) = &self.store {
+            let _ = store.release(name).await;
+        }
+    }
+
     /// `Some(reason)` while the store is unreachable or behind: sessions
     /// are still checked against the last synced state.
     pub fn degraded(&self) -> Option<String> {

@@ -67,11 +67,7 @@ impl Store {
 
     /// `SET <prefix>jti:<jti> NX` with a TTL until `until`.
     pub async fn first_use(&self, jti: &str, until: u64) -> Result<bool, String> {
-        let mut conn = self
-            .client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| format!("Redis: {e}"))?;
+        let mut conn = self.connection().await?;
         let set: Option<String> = redis::cmd("SET")
             .arg(format!("{}jti:{jti}", self.prefix))
             .arg(1)
@@ -82,6 +78,48 @@ impl Store {
             .await
             .map_err(|e| format!("Redis: {e}"))?;
         Ok(set.is_some())
+    }
+
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
+        self.client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| format!("Redis: {e}"))
+    }
+
+    pub async fn claim(&self, name: &str, ttl_ms: u64) -> Result<bool, String> {
+        let mut conn = self.connection().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{}{name}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("Redis: {e}"))?;
+        Ok(set.is_some())
+    }
+
+    pub async fn share(&self, name: &str, value: &str, ttl_secs: u64) -> Result<(), String> {
+        let mut conn = self.connection().await?;
+        conn.set_ex::<_, _, ()>(format!("{}{name}", self.prefix), value, ttl_secs)
+            .await
+            .map_err(|e| format!("Redis: {e}"))
+    }
+
+    pub async fn shared(&self, name: &str) -> Result<Option<String>, String> {
+        let mut conn = self.connection().await?;
+        conn.get(format!("{}{name}", self.prefix))
+            .await
+            .map_err(|e| format!("Redis: {e}"))
+    }
+
+    pub async fn release(&self, name: &str) -> Result<(), String> {
+        let mut conn = self.connection().await?;
+        conn.del::<_, ()>(format!("{}{name}", self.prefix))
+            .await
+            .map_err(|e| format!("Redis: {e}"))
     }
 
     pub fn degraded(&self) -> Option<String> {

@@ -37,6 +37,8 @@ pub struct OpOptions {
     /// Where the OP posts back-channel logout tokens (and its ID tokens
     /// then carry `sid`).
     pub backchannel_logout_uri: Option<Url>,
+    /// Every refresh returns a new refresh token; the old one is spent.
+    pub rotate_refresh_tokens: bool,
 }
 
 pub struct Op {
@@ -77,6 +79,13 @@ pub async fn start(options: &OpOptions) -> Op {
             options.post_logout_redirect_uri.as_str(),
         ])
         .args(["--alg", options.alg])
+        .args(
+            options
+                .rotate_refresh_tokens
+                .then_some(["--refresh-token-rotation", "always"])
+                .into_iter()
+                .flatten(),
+        )
         .args(
             options
                 .backchannel_logout_uri

@@ -32,6 +32,8 @@ pub struct WorldOptions {
     pub wait_until_ready: bool,
     /// Register stagepass's back-channel logout endpoint at the OP.
     pub backchannel_logout: bool,
+    /// The OP spends a refresh token on use and hands out a new one.
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for WorldOptions {
@@ -47,6 +49,7 @@ impl Default for WorldOptions {
             op_tls: None,
             wait_until_ready: true,
             backchannel_logout: false,
+            rotate_refresh_tokens: false,
         }
     }
 }
@@ -99,6 +102,7 @@ pub async fn world_on(
         accounts: options.accounts,
         machine_claims: options.machine_claims,
         tls: options.op_tls,
+        rotate_refresh_tokens: options.rotate_refresh_tokens,
         backchannel_logout_uri: options.backchannel_logout.then(|| {
             public_url
                 .join("/api/auth/test/backchannel-logout")
