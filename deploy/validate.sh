@@ -80,6 +80,8 @@ if have docker-compose "docker-compose config"; then
   check "docker-compose config -q (env from deploy/compose.env.example)" \
     docker-compose --env-file deploy/compose.env.example -f deploy/docker-compose.yaml config -q
   : >"$work/empty.env"
+  check "docker-compose config -q with the Redis override (revocable sessions)" \
+    docker-compose --env-file deploy/compose.env.example -f deploy/docker-compose.yaml -f deploy/docker-compose.redis.yaml config -q
   check "docker-compose config refuses to run without the required secrets" \
     expect_failure 'set SESSION_SECRET' docker-compose --env-file "$work/empty.env" -f deploy/docker-compose.yaml config -q
 fi
@@ -161,6 +163,8 @@ PY
     case "$config" in *all-features*) continue ;; esac
     check "stagepass check --config ${config#"$work"/}" "$STAGEPASS_BIN" check --config "$config"
   done
+  check "stagepass check with the compose Redis override" \
+    "$STAGEPASS_BIN" check --config deploy/compose/stagepass.yaml --config deploy/compose/sessions-redis.yaml
 fi
 
 echo

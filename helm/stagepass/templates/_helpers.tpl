@@ -89,6 +89,33 @@ Service and the config agree.
 {{- if .Values.upstream }}
 {{- $_ := set $stagepass "upstream" .Values.upstream }}
 {{- end }}
+{{- $redisUrl := include "stagepass.redisUrl" . }}
+{{- if $redisUrl }}
+{{- $sessions := get $stagepass "sessions" | default dict }}
+{{- $_ := set $sessions "store" (dict "redis" (dict "url" $redisUrl)) }}
+{{- $_ := set $stagepass "sessions" $sessions }}
+{{- end }}
 {{- $_ := set $config "stagepass" $stagepass }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+The session store's URL: sessionStore.url, or the chart's own Redis.
+*/}}
+{{- define "stagepass.redisUrl" -}}
+{{- if .Values.sessionStore.url }}
+{{- .Values.sessionStore.url }}
+{{- else if .Values.sessionStore.deployRedis }}
+{{- printf "redis://%s-redis:6379" (include "stagepass.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The chart's own Redis pods: labels of their own, so neither the stagepass
+Service nor its PodDisruptionBudget selects them.
+*/}}
+{{- define "stagepass.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "stagepass.name" . }}-redis
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: session-store
 {{- end }}
