@@ -9,6 +9,8 @@
 #   ROUNDS=5 DURATION=10 bench/load.sh
 #   BASELINE_BIN=/tmp/stagepass-old bench/load.sh   # also measure an older build
 #   PERF_DATA=/tmp/sp.perf bench/load.sh            # also profile stagepass under load
+#   SESSION_STORE=1 bench/load.sh   # stagepass with a Redis session store (revocable
+#                                   # sessions), next to the same build cookie-only
 #
 # Method (numbers are only comparable within one run on one machine):
 # - upstream: nginx `return 200` (one worker); the nginx proxy is a second,
@@ -89,6 +91,7 @@ stagepass:
   provider: load
   admin: { listen: 127.0.0.1:18090 }
   catalog: { file: $work/catalog.yaml }
+  ${SESSION_STORE:+sessions: { store: { redis: { url: "redis://127.0.0.1:18379" } } }}
 auth:
   environment: development
   session:
@@ -108,6 +111,14 @@ auth:
           resolvers:
             - resolver: emailMatchingUserEntityProfileEmail
 YAML
+if [ -n "${SESSION_STORE:-}" ]; then
+  # The store under test; its own CPU time is not counted (Redis is idle
+  # on the request path: revocation checks are in memory).
+  redis-server --port 18379 --bind 127.0.0.1 --save '' --appendonly no > "$work/redis.log" 2>&1 &
+  for _ in $(seq 50); do redis-cli -p 18379 ping > /dev/null 2>&1 && break; sleep 0.1; done
+  # The comparison: the same build, cookie-only (the session's id is ignored).
+  BASELINE_BIN=${BASELINE_BIN:-target/release/stagepass}
+fi
 taskset -c "$server_cpu" target/release/stagepass --config "$work/stagepass.yaml" > "$work/stagepass.log" 2>&1 &
 sp_pid=$!
 for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18090/readyz && break; sleep 0.1; done
@@ -159,7 +170,7 @@ code=$(curl -s -o /dev/null -w "%{http_code}" -H "Cookie: $cookie" http://127.0.
 baseline_pid=
 if [ -n "${BASELINE_BIN:-}" ]; then
   # Same publicUrl (the session is bound to it), other ports.
-  sed 's/listen: 127.0.0.1:18000/listen: 127.0.0.1:18001/; s/18090/18091/' "$work/stagepass.yaml" > "$work/baseline.yaml"
+  sed 's/listen: 127.0.0.1:18000/listen: 127.0.0.1:18001/; s/18090/18091/; /sessions: { store/d' "$work/stagepass.yaml" > "$work/baseline.yaml"
   taskset -c "$server_cpu" "$BASELINE_BIN" --config "$work/baseline.yaml" > "$work/baseline.log" 2>&1 &
   baseline_pid=$!
   for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18091/healthz && break; sleep 0.1; done
