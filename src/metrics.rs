@@ -144,7 +144,6 @@ impl Metrics {
         self.unknown_key_ids.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The public listener stopped accepting because `maxConnections` were open.
     /// The session store's sync state (see `revocation`).
     pub fn set_session_store_synced(&self, synced: bool) {
         self.session_store_synced

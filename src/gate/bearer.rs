@@ -14,6 +14,7 @@ use super::protect::Admitted;
 use super::{Gate, SignIn};
 use crate::error::Error;
 use crate::oidc::invalid_token;
+use crate::revocation::SessionRef;
 use crate::session::Session;
 
 /// The token of an `Authorization: Bearer <token>` header (the scheme is
@@ -57,6 +58,21 @@ impl Gate {
         let audiences = &self.bearer.audiences;
         let scope = self.bearer.required_scope.as_deref();
         let signed_in = (oidc.verify_bearer(token, audiences, scope).await).map_err(refused)?;
+        // A person signed out everywhere, or logged out at the IdP, loses
+        // the tokens issued before too (`iat` stands for the sign-in).
+        let reference = SessionRef {
+            id: None,
+            idp_sid: signed_in.claims.get("sid").and_then(|v| v.as_str()),
+            subject: signed_in.subject.as_deref().unwrap_or_default(),
+            signed_in_at: (signed_in.claims.get("iat"))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+        };
+        if self.revocations.is_revoked(&reference, super::now()) {
+            return Err(refused(invalid_token(
+                "was issued before its holder's sessions were revoked",
+            )));
+        }
         let session = Session {
             subject: signed_in.subject.unwrap_or_default(),
             email: signed_in.email,

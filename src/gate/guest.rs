@@ -125,7 +125,10 @@ for development only): pick who you want to be.</p>{list}"
             id_token: None,
             issued_at: now(),
             claims: Default::default(),
-            id: None,
+            id: self
+                .revocations
+                .enabled()
+                .then(super::signin::new_session_id),
             idp_sid: None,
             access_token: None,
         };

@@ -68,8 +68,9 @@ impl Gate {
     /// With a session store, one replica refreshes a session and the others
     /// take its result: with refresh-token rotation, a second refresh with
     /// the same token would end the session. A short Redis lock decides who
-    /// refreshes; the winner shares the renewed cookies (sealed, as the
-    /// browser gets them) for a minute.
+    /// refreshes; the winner leaves the renewed session's cookie values for
+    /// a minute, encrypted with a key only holders of the old refresh token
+    /// can derive (whoever reads Redis learns nothing usable).
     async fn refresh_once_everywhere(
         &self,
         session: Session,
@@ -77,16 +78,25 @@ impl Gate {
         headers: &HeaderMap,
         id: Option<&str>,
     ) -> Result<Live, Vec<HeaderValue>> {
-        use sha2::Digest;
-        let name: String = sha2::Sha256::digest(refresh_token.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let (lock, result) = (format!("refreshing:{name}"), format!("refreshed:{name}"));
-        if let Some(live) = self.adopt(self.revocations.shared(&result).await) {
+        let share = SharedRefresh::new(&refresh_token);
+        let (lock, result) = (
+            format!("refreshing:{}", share.name),
+            format!("refreshed:{}", share.name),
+        );
+        if let Some(live) = self.adopt(
+            &share,
+            &session,
+            self.revocations.shared(&result).await,
+            headers,
+        ) {
             return Ok(live);
         }
-        match self.revocations.claim(&lock, SHARED_REFRESH_LOCK_MS).await {
+        let token = super::signin::new_session_id();
+        match self
+            .revocations
+            .claim(&lock, &token, SHARED_REFRESH_LOCK_MS)
+            .await
+        {
             Some(true) => {
                 let outcome = self
                     .refresh_here(session, &refresh_token, headers, id)
@@ -97,23 +107,28 @@ impl Gate {
                         .iter()
                         .filter_map(|c| c.to_str().ok())
                         .collect();
-                    let shared = serde_json::to_string(&cookies).unwrap_or_default();
-                    self.revocations
-                        .share(&result, &shared, SHARED_RESULT_SECS)
-                        .await;
+                    if let Some(sealed) = share.seal(&cookies) {
+                        self.revocations
+                            .share(&result, &sealed, SHARED_RESULT_SECS)
+                            .await;
+                    }
                 }
-                self.revocations.release(&lock).await;
+                self.revocations.release(&lock, &token).await;
                 outcome
             }
             Some(false) => {
                 // Another replica is refreshing this session right now.
                 for _ in 0..SHARED_REFRESH_POLLS {
                     tokio::time::sleep(SHARED_REFRESH_POLL).await;
-                    if let Some(live) = self.adopt(self.revocations.shared(&result).await) {
+                    let shared = self.revocations.shared(&result).await;
+                    if let Some(live) = self.adopt(&share, &session, shared, headers) {
                         return Ok(live);
                     }
+                    if self.revocations.held(&lock).await != Some(true) {
+                        break; // it gave up (its refresh failed): stop waiting
+                    }
                 }
-                // Still nothing: keep serving it; the next request retries.
+                // Nothing to take: keep serving it; the next request retries.
                 Ok(Live::unchanged(session))
             }
             // The store is out of reach: refresh here, as without one.
@@ -124,9 +139,16 @@ impl Gate {
         }
     }
 
-    /// The session another replica renewed, from its `Set-Cookie` values.
-    fn adopt(&self, shared: Option<String>) -> Option<Live> {
-        let set_cookies: Vec<String> = serde_json::from_str(&shared?).ok()?;
+    /// The session another replica renewed, if it is this same session,
+    /// still live, with cookies written here (their attributes are ours).
+    fn adopt(
+        &self,
+        share: &SharedRefresh,
+        old: &Session,
+        sealed: Option<String>,
+        headers: &HeaderMap,
+    ) -> Option<Live> {
+        let set_cookies = share.open(&sealed?)?;
         let pairs: Vec<&str> = set_cookies
             .iter()
             .filter_map(|c| c.split(';').next())
@@ -138,9 +160,11 @@ impl Gate {
             HeaderValue::from_str(&pairs.join("; ")).ok()?,
         );
         let session = self.jar().read_session(&renewed, now())?;
-        let set_cookies = (set_cookies.iter())
-            .filter_map(|c| HeaderValue::from_str(c).ok())
-            .collect();
+        let same = session.subject == old.subject && session.id == old.id;
+        if !same || self.is_revoked(&session) {
+            return None;
+        }
+        let set_cookies = self.session_cookies(headers, &session).ok()?;
         Some(Live {
             session,
             set_cookies,
@@ -226,4 +250,56 @@ fn refresh_due(session: &Session) -> bool {
     session
         .access_token_expires_at
         .is_some_and(|expires| expires <= now() + REFRESH_MARGIN_SECS)
+}
+
+/// Where a renewed session is left for the other replicas, and the key it
+/// is sealed with: both derived from the refresh token it replaces, which
+/// only the session's own cookie holds.
+struct SharedRefresh {
+    name: String,
+    key: [u8; 32],
+}
+
+impl SharedRefresh {
+    fn new(refresh_token: &str) -> Self {
+        use sha2::Digest;
+        let derive = |label: &[u8]| -> [u8; 32] {
+            let mut hash = sha2::Sha256::new();
+            hash.update(label);
+            hash.update(refresh_token.as_bytes());
+            hash.finalize().into()
+        };
+        let name = derive(b"stagepass shared refresh name\0")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        SharedRefresh {
+            name,
+            key: derive(b"stagepass shared refresh key\0"),
+        }
+    }
+
+    fn seal(&self, cookies: &[&str]) -> Option<String> {
+        use aes_gcm::aead::{Aead, KeyInit};
+        use base64::Engine;
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(&self.key).ok()?;
+        let nonce: [u8; 12] = rand::random();
+        let plain = serde_json::to_vec(cookies).ok()?;
+        let sealed = cipher.encrypt(&nonce.into(), plain.as_slice()).ok()?;
+        let bytes = [nonce.as_slice(), &sealed].concat();
+        Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes))
+    }
+
+    fn open(&self, sealed: &str) -> Option<Vec<String>> {
+        use aes_gcm::aead::{Aead, KeyInit};
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(sealed)
+            .ok()?;
+        let (nonce, sealed) = bytes.split_at_checked(12)?;
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(&self.key).ok()?;
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let plain = cipher.decrypt(&nonce.into(), sealed).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
 }

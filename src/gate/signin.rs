@@ -284,7 +284,7 @@ pub(super) fn encode(text: &str) -> String {
 }
 
 /// 128 random bits, base64url: what sign-out and the admin port revoke.
-fn new_session_id() -> String {
+pub(super) fn new_session_id() -> String {
     use base64::Engine;
     let bytes: [u8; 16] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

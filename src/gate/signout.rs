@@ -62,9 +62,12 @@ impl Gate {
         }
     }
 
-    /// Revokes the session the request carries, if it opens.
+    /// Revokes the session the request carries, if it opens and is still
+    /// live: a revoked (say, stolen and signed out) cookie must not keep
+    /// ending its owner's new sessions with `everywhere`.
     fn revoke_current(&self, headers: &HeaderMap, everywhere: bool) {
-        if let Some(session) = self.jar().read_session(headers, super::now()) {
+        let session = self.jar().read_session(headers, super::now());
+        if let Some(session) = session.filter(|s| !self.is_revoked(s)) {
             self.revoke_signed_out(&session, everywhere);
         }
     }

@@ -157,11 +157,16 @@ impl Revocations {
         }
     }
 
-    /// Takes the store-wide lock `name` for `ttl_ms`: `Some(true)` when
-    /// taken, `Some(false)` when someone holds it, `None` without a
-    /// reachable store.
-    pub async fn claim(&self, name: &str, ttl_ms: u64) -> Option<bool> {
-        self.store.as_ref()?.claim(name, ttl_ms).await.ok()
+    /// Takes the store-wide lock `name` for `ttl_ms` as `token`:
+    /// `Some(true)` when taken, `Some(false)` when someone holds it, `None`
+    /// without a reachable store.
+    pub async fn claim(&self, name: &str, token: &str, ttl_ms: u64) -> Option<bool> {
+        self.store.as_ref()?.claim(name, token, ttl_ms).await.ok()
+    }
+
+    /// Whether anyone still holds the lock `name` (`None`: cannot tell).
+    pub async fn held(&self, name: &str) -> Option<bool> {
+        self.store.as_ref()?.held(name).await.ok()
     }
 
     /// Leaves `value` under `name` for `ttl_secs`, for the other replicas.
@@ -176,10 +181,10 @@ impl Revocations {
         self.store.as_ref()?.shared(name).await.ok().flatten()
     }
 
-    /// Gives up the lock `name`.
-    pub async fn release(&self, name: &str) {
+    /// Gives up the lock `name`, if `token` still holds it.
+    pub async fn release(&self, name: &str, token: &str) {
         if let Some(store) = &self.store {
-            let _ = store.release(name).await;
+            let _ = store.release(name, token).await;
         }
     }
 
@@ -187,15 +192,6 @@ impl Revocations {
     /// are still checked against the last synced state.
     pub fn degraded(&self) -> Option<String> {
         self.store.as_ref().and_then(redis::Store::degraded)
-    }
-
-    /// Revocations held in memory, by kind, for `/metrics`.
-    pub fn counts(&self) -> [(&'static str, u64); 3] {
-        [
-            ("session", self.sessions.entry_count()),
-            ("idp_session", self.idp_sessions.entry_count()),
-            ("subject", self.subjects.entry_count()),
-        ]
     }
 }
 

@@ -18,9 +18,15 @@ use crate::metrics::Metrics;
 
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LAST_RETRY: Duration = Duration::from_secs(5);
+/// How often every key is loaded again while subscribed.
+const RELOAD_EVERY: Duration = Duration::from_secs(30);
+const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) struct Store {
     client: redis::Client,
+    /// For the rare calls made while serving (a refresh, a logout token):
+    /// one managed, reconnecting connection, not one per call.
+    requests: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
     prefix: String,
     outbox: mpsc::UnboundedSender<Revocation>,
     /// Why the in-memory state may be behind, if it may.
@@ -38,6 +44,7 @@ impl Store {
         let (outbox, inbox) = mpsc::unbounded_channel();
         let store = Store {
             client,
+            requests: tokio::sync::OnceCell::new(),
             prefix: config.key_prefix.clone(),
             outbox,
             sync_problem: std::sync::Arc::new(Mutex::new(Some("not synced with Redis yet".into()))),
@@ -80,18 +87,26 @@ impl Store {
         Ok(set.is_some())
     }
 
-    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
-        self.client
-            .get_multiplexed_async_connection()
+    async fn connection(&self) -> Result<redis::aio::ConnectionManager, String> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        self.requests
+            .get_or_try_init(|| {
+                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+            })
             .await
+            .cloned()
             .map_err(|e| format!("Redis: {e}"))
     }
 
-    pub async fn claim(&self, name: &str, ttl_ms: u64) -> Result<bool, String> {
+    /// `SET NX PX` with `token` as the value, so only its holder releases it.
+    pub async fn claim(&self, name: &str, token: &str, ttl_ms: u64) -> Result<bool, String> {
         let mut conn = self.connection().await?;
         let set: Option<String> = redis::cmd("SET")
             .arg(format!("{}{name}", self.prefix))
-            .arg(1)
+            .arg(token)
             .arg("NX")
             .arg("PX")
             .arg(ttl_ms)
@@ -99,6 +114,14 @@ impl Store {
             .await
             .map_err(|e| format!("Redis: {e}"))?;
         Ok(set.is_some())
+    }
+
+    /// Whether the lock `name` is still held by anyone.
+    pub async fn held(&self, name: &str) -> Result<bool, String> {
+        let mut conn = self.connection().await?;
+        conn.exists(format!("{}{name}", self.prefix))
+            .await
+            .map_err(|e| format!("Redis: {e}"))
     }
 
     pub async fn share(&self, name: &str, value: &str, ttl_secs: u64) -> Result<(), String> {
@@ -115,10 +138,18 @@ impl Store {
             .map_err(|e| format!("Redis: {e}"))
     }
 
-    pub async fn release(&self, name: &str) -> Result<(), String> {
+    /// Deletes the lock only if `token` still holds it: a refresh that
+    /// outlived its lock must not release the next holder's.
+    pub async fn release(&self, name: &str, token: &str) -> Result<(), String> {
         let mut conn = self.connection().await?;
-        conn.del::<_, ()>(format!("{}{name}", self.prefix))
+        redis::cmd("EVAL")
+            .arg("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
+            .arg(1)
+            .arg(format!("{}{name}", self.prefix))
+            .arg(token)
+            .query_async::<i64>(&mut conn)
             .await
+            .map(|_| ())
             .map_err(|e| format!("Redis: {e}"))
     }
 
@@ -139,6 +170,18 @@ fn set_problem(slot: &Mutex<Option<String>>, problem: Option<String>) {
         }
         *slot = problem;
     }
+}
+
+/// `prefix` as a literal in a SCAN pattern.
+fn glob_escape(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 fn now() -> u64 {
@@ -257,23 +300,37 @@ impl Sync {
         set_problem(&self.problem, None);
         self.metrics.set_session_store_synced(true);
         let mut messages = pubsub.on_message();
-        while let Some(message) = messages.next().await {
-            let Ok(text) = message.get_payload::<String>() else {
-                continue;
-            };
-            let Some(revocations) = self.revocations.upgrade() else {
-                return Ok(());
-            };
-            if let Some(revocation) = decode_message(&text) {
-                revocations.apply(&revocation);
+        // A connection can die without a word (a half-open TCP connection):
+        // loading everything again now and then both notices that (the
+        // load fails) and makes up for any message lost.
+        let mut reload = tokio::time::interval(RELOAD_EVERY);
+        reload.tick().await;
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else { return Ok(()) };
+                    let Ok(text) = message.get_payload::<String>() else {
+                        continue;
+                    };
+                    let Some(revocations) = self.revocations.upgrade() else {
+                        return Ok(());
+                    };
+                    if let Some(revocation) = decode_message(&text) {
+                        revocations.apply(&revocation);
+                    }
+                }
+                _ = reload.tick() => {
+                    tokio::time::timeout(LOAD_TIMEOUT, self.load_all())
+                        .await
+                        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "no answer to a periodic reload")))??;
+                }
             }
         }
-        Ok(())
     }
 
     async fn load_all(&self) -> redis::RedisResult<()> {
         let mut conn = self.client.get_multiplexed_async_connection().await?;
-        let pattern = format!("{}rev:*", self.prefix);
+        let pattern = format!("{}rev:*", glob_escape(&self.prefix));
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")

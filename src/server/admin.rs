@@ -13,15 +13,37 @@ use crate::body::Body;
 /// A revoke request is `{"sub": …}` or `{"sid": …}`.
 const MAX_REVOKE_BYTES: usize = 4096;
 
-pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(app: &App, req: Request<Incoming>, peer: std::net::IpAddr) -> Response<Body> {
     if req.method() == Method::POST && req.uri().path() == "/sessions/revoke" {
-        return revoke(app, req).await;
+        return revoke(app, req, peer).await;
     }
     read_only(app, &req)
 }
 
-/// `POST /sessions/revoke`: a person who must be locked out now.
-async fn revoke(app: &App, req: Request<Incoming>) -> Response<Body> {
+/// `POST /sessions/revoke`: a person who must be locked out now. Only from
+/// the pod itself (`kubectl port-forward` and `exec` arrive on loopback;
+/// the admin port is open to the cluster for the kubelet's probes), and
+/// only as JSON, which no other web page can send without a preflight.
+async fn revoke(app: &App, req: Request<Incoming>, peer: std::net::IpAddr) -> Response<Body> {
+    if !peer.is_loopback() {
+        return text(
+            StatusCode::FORBIDDEN,
+            "text/plain",
+            "revoke only from the same host (kubectl port-forward, exec)\n",
+        );
+    }
+    let json = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "text/plain",
+            "send Content-Type: application/json\n",
+        );
+    }
     let body = match Limited::new(req.into_body(), MAX_REVOKE_BYTES)
         .collect()
         .await

@@ -92,7 +92,11 @@ Service and the config agree.
 {{- $redisUrl := include "stagepass.redisUrl" . }}
 {{- if $redisUrl }}
 {{- $sessions := get $stagepass "sessions" | default dict }}
-{{- $_ := set $sessions "store" (dict "redis" (dict "url" $redisUrl)) }}
+{{- $store := get $sessions "store" | default dict }}
+{{- $redis := get $store "redis" | default dict }}
+{{- $_ := set $redis "url" $redisUrl }}
+{{- $_ := set $store "redis" $redis }}
+{{- $_ := set $sessions "store" $store }}
 {{- $_ := set $stagepass "sessions" $sessions }}
 {{- end }}
 {{- $_ := set $config "stagepass" $stagepass }}
