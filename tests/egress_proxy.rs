@@ -29,6 +29,17 @@ impl Tinyproxy {
             Path::new("/usr/bin/tinyproxy").exists(),
             "tinyproxy is missing: run .ci/install-prerequisites first"
         );
+        // A free port can be taken by another test before tinyproxy binds
+        // it; tinyproxy then exits, and another port is tried.
+        for _ in 0..5 {
+            if let Some(proxy) = Self::try_start(extra).await {
+                return proxy;
+            }
+        }
+        panic!("tinyproxy did not start");
+    }
+
+    async fn try_start(extra: &str) -> Option<Tinyproxy> {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let log = dir.path().join("tinyproxy.log");
@@ -42,7 +53,7 @@ impl Tinyproxy {
             ),
         )
         .unwrap();
-        let child = tokio::process::Command::new("/usr/bin/tinyproxy")
+        let mut child = tokio::process::Command::new("/usr/bin/tinyproxy")
             .arg("-d")
             .arg("-c")
             .arg(&conf)
@@ -51,21 +62,25 @@ impl Tinyproxy {
             .kill_on_drop(true)
             .spawn()
             .expect("tinyproxy starts");
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+        for _ in 0..400 {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            // Listening, and it is tinyproxy that listens: its log says so.
+            let listening = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
-                .is_ok()
-            {
-                break;
+                .is_ok();
+            if listening && std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening")) {
+                return Some(Tinyproxy {
+                    port,
+                    log,
+                    _dir: dir,
+                    _child: child,
+                });
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Tinyproxy {
-            port,
-            log,
-            _dir: dir,
-            _child: child,
-        }
+        None
     }
 
     fn url(&self) -> String {
