@@ -13,6 +13,7 @@
 //! Without a store this module is inert: cookie-only sessions, as before.
 
 mod redis;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
