@@ -49,18 +49,55 @@ pub struct SessionRef<'a> {
 }
 
 pub struct Revocations {
-    sessions: Cache<String, u64>,
-    idp_sessions: Cache<String, u64>,
-    /// Subject → cut-off.
-    subjects: Cache<String, u64>,
+    /// Id → (until, until).
+    sessions: Cache<String, Entry>,
+    /// IdP sid → (until, until).
+    idp_sessions: Cache<String, Entry>,
+    /// Subject → (cut-off, until).
+    subjects: Cache<String, Entry>,
     store: Option<redis::Store>,
 }
 
-/// Entries live at most this long in memory; a longer `until` is cut to it
-/// (no session outlives `sessionDuration`, 24 h by default; the store keeps
+/// What an entry says (until, or a cut-off) and until when it matters.
+type Entry = (u64, u64);
+
+/// Entries live until their `until` (no longer: memory follows what can
+/// still matter) and at most this long; a longer `until` is cut to it (no
+/// session outlives `sessionDuration`, 24 h by default; the store keeps
 /// the full time and a resync restores it).
 const LONGEST: Duration = Duration::from_secs(31 * 24 * 3600);
 const MAX_ENTRIES: u64 = 1_000_000;
+
+/// Each entry expires at its own `until`.
+struct UntilExpiry;
+
+impl moka::Expiry<String, Entry> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        entry: &Entry,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(left_until(entry.1))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &Entry,
+        _updated_at: std::time::Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(left_until(entry.1))
+    }
+}
+
+fn left_until(until: u64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Duration::from_secs(until.saturating_sub(now)).min(LONGEST)
+}
 
 impl Revocations {
     /// Cookie-only sessions: nothing is ever revoked.
@@ -72,7 +109,7 @@ impl Revocations {
         let cache = || {
             Cache::builder()
                 .max_capacity(MAX_ENTRIES)
-                .time_to_live(LONGEST)
+                .expire_after(UntilExpiry)
                 .build()
         };
         Revocations {
@@ -112,7 +149,7 @@ impl Revocations {
         if self.store.is_none() {
             return false;
         }
-        let live = |until: Option<u64>| until.is_some_and(|until| until > now);
+        let live = |entry: Option<Entry>| entry.is_some_and(|(_, until)| until > now);
         session.id.is_some_and(|id| live(self.sessions.get(id)))
             || session
                 .idp_sid
@@ -120,7 +157,7 @@ impl Revocations {
             || self
                 .subjects
                 .get(session.subject)
-                .is_some_and(|cutoff| session.signed_in_at <= cutoff)
+                .is_some_and(|(cutoff, until)| until > now && session.signed_in_at <= cutoff)
     }
 
     /// Records `revocation` here at once, and in the store for every
@@ -135,16 +172,22 @@ impl Revocations {
     /// Applies a revocation heard from the store (or made here).
     fn apply(&self, revocation: &Revocation) {
         match revocation {
-            Revocation::Session { id, until } => self.sessions.insert(id.clone(), *until),
-            Revocation::IdpSession { sid, until } => self.idp_sessions.insert(sid.clone(), *until),
+            Revocation::Session { id, until } => self.sessions.insert(id.clone(), (*until, *until)),
+            Revocation::IdpSession { sid, until } => {
+                self.idp_sessions.insert(sid.clone(), (*until, *until))
+            }
             Revocation::Subject {
-                subject, cutoff, ..
+                subject,
+                cutoff,
+                until,
             } => {
-                let later = self
+                // The latest cut-off and the longest life win, whatever
+                // order revocations arrive in.
+                let merged = self
                     .subjects
                     .get(subject)
-                    .map_or(*cutoff, |c| c.max(*cutoff));
-                self.subjects.insert(subject.clone(), later);
+                    .map_or((*cutoff, *until), |(c, u)| (c.max(*cutoff), u.max(*until)));
+                self.subjects.insert(subject.clone(), merged);
             }
         }
     }

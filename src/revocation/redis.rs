@@ -21,6 +21,20 @@ const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 /// How often every key is loaded again while subscribed.
 const RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+/// KEYS[1] = the key; ARGV = value, TTL, channel, message. A value starts
+/// with the number that must not go down (a cut-off, or an `until`).
+const STORE_AND_ANNOUNCE: &str = r#"
+local current = redis.call('GET', KEYS[1])
+local stored = current and tonumber(string.match(current, '^(%d+)'))
+if stored and stored >= tonumber(string.match(ARGV[1], '^(%d+)')) then
+  redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"#;
 const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) struct Store {
@@ -336,15 +350,20 @@ impl Writer {
             return Ok(());
         };
         let (key, value, message, until) = encode(&self.prefix, revocation);
-        // Replicas keep the latest cut-off per person in memory whatever
-        // order messages arrive in; the stored value is the last written.
-        redis::pipe()
-            .atomic()
-            .set_ex(&key, value, ttl(until))
-            .ignore()
-            .publish(format!("{}revocations", self.prefix), message)
-            .ignore()
-            .query_async::<()>(conn)
+        // Stored and announced in one step; a person's stored cut-off never
+        // moves back (a write retried after an outage, or from a replica
+        // with a slow clock, may carry an earlier one), and its life only
+        // grows.
+        redis::cmd("EVAL")
+            .arg(STORE_AND_ANNOUNCE)
+            .arg(1)
+            .arg(&key)
+            .arg(value)
+            .arg(ttl(until))
+            .arg(format!("{}revocations", self.prefix))
+            .arg(message)
+            .query_async::<i64>(conn)
             .await
+            .map(|_| ())
     }
 }
