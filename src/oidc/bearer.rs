@@ -66,7 +66,7 @@ impl OidcProvider {
             // No default: the one audience there could be, the clientId, is
             // also the audience of every ID token stagepass's sign-ins get.
             return Err(invalid_token(
-                "comes from the IdP, but stagepass.bearer.audiences names no audience to accept",
+                "is not a Backstage token from this stagepass, and no IdP token can be accepted: stagepass.bearer.audiences names no audience to accept",
             ));
         }
         let expect = BearerExpectations {
