@@ -62,10 +62,6 @@ impl Gate {
         }
         let admitted = self.admit(req.headers(), request_id(req), route).await;
         let outcome = match (admitted, bearer) {
-            (Err(Refused::SignInRequired(clear)), Some(token)) => {
-                (self.admit_bearer(token, route).await)
-                    .map_err(|err| Refused::Failed(super::protect::with_cookies(err, &clear)))
-            }
             // A public route lets the visitor through whatever happened.
             (Err(refused), _) if public => {
                 let mut response = Response::new(crate::body::empty());
@@ -73,6 +69,10 @@ impl Gate {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
                 return Ok(no_store(response));
+            }
+            (Err(Refused::SignInRequired(clear)), Some(token)) => {
+                (self.admit_bearer(token, route).await)
+                    .map_err(|err| Refused::Failed(super::protect::with_cookies(err, &clear)))
             }
             (other, _) => other,
         };
