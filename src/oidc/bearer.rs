@@ -74,41 +74,57 @@ impl OidcProvider {
             required_scope,
             now: signed_in::now(),
         };
-        let found = self.discovered()?;
-        let reason = match check(token, &found, &expect) {
-            Ok(claims) => return Ok(claims),
-            Err(BearerRejected::Invalid(reason)) => reason,
-            Err(BearerRejected::UnknownKey) => {
-                self.metrics.record_unknown_key_id();
-                match self
-                    .discovery
-                    .refresh_keys_now_or_never(found.generation)
-                    .await
-                {
-                    Err(_) => "signed with a key the IdP does not publish".to_owned(),
-                    Ok(()) => match check(token, &*self.discovered()?, &expect) {
-                        Ok(claims) => return Ok(claims),
-                        Err(BearerRejected::UnknownKey) => {
-                            "signed with a key the IdP does not publish".to_owned()
-                        }
-                        Err(BearerRejected::Invalid(reason)) => reason,
-                    },
-                }
-            }
+        let (claims, found) = match self.idp_signed(token).await {
+            Ok(signed) => signed,
+            Err(NotSigned::Unavailable(err)) => return Err(err),
+            Err(NotSigned::Invalid(reason)) => return Err(invalid_token(&reason)),
         };
-        Err(invalid_token(&reason))
+        match check_claims(&claims, found.metadata.issuer().as_str(), &expect) {
+            Ok(()) => Ok(claims),
+            Err(BearerRejected::Invalid(reason)) => Err(invalid_token(&reason)),
+            Err(BearerRejected::UnknownKey) => Err(invalid_token("names an unknown key")),
+        }
+    }
+
+    /// The claims of a JWT the IdP signed (an API client's token, a logout
+    /// token), and what stagepass knows of the IdP, once the signature
+    /// verifies with its keys. An unknown `kid` re-fetches the keys once,
+    /// never waiting (anyone can send such tokens).
+    pub(super) async fn idp_signed(
+        &self,
+        token: &str,
+    ) -> Result<(Value, std::sync::Arc<Discovered>), NotSigned> {
+        let found = self.discovered().map_err(NotSigned::Unavailable)?;
+        match signed_claims(token, &found.jwks) {
+            Ok(claims) => return Ok((claims, found)),
+            Err(BearerRejected::Invalid(reason)) => return Err(NotSigned::Invalid(reason)),
+            Err(BearerRejected::UnknownKey) => {}
+        }
+        self.metrics.record_unknown_key_id();
+        let unknown = || NotSigned::Invalid("signed with a key the IdP does not publish".into());
+        (self
+            .discovery
+            .refresh_keys_now_or_never(found.generation)
+            .await)
+            .map_err(|_| unknown())?;
+        let found = self.discovered().map_err(NotSigned::Unavailable)?;
+        match signed_claims(token, &found.jwks) {
+            Ok(claims) => Ok((claims, found)),
+            Err(BearerRejected::UnknownKey) => Err(unknown()),
+            Err(BearerRejected::Invalid(reason)) => Err(NotSigned::Invalid(reason)),
+        }
     }
 }
 
-/// The token's claims when every check passes.
-pub fn check(
-    token: &str,
-    found: &Discovered,
-    expect: &BearerExpectations<'_>,
-) -> Result<Value, BearerRejected> {
-    check_with(token, found.metadata.issuer().as_str(), &found.jwks, expect)
+/// Why a JWT does not verify as the IdP's.
+pub(super) enum NotSigned {
+    /// The IdP's keys are not known (discovery has not succeeded): 503.
+    Unavailable(Error),
+    Invalid(String),
 }
 
+/// The token's claims when every check passes (the unit tests' entry).
+#[cfg(test)]
 fn check_with(
     token: &str,
     issuer: &str,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::OidcProvider;
-use super::bearer::{BearerRejected, signed_claims};
+use super::bearer::NotSigned;
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Clock difference tolerated between stagepass and the IdP.
@@ -25,24 +25,10 @@ pub struct LogoutToken {
 impl OidcProvider {
     /// Verifies a logout token; `Err` holds the spec's error description.
     pub async fn verify_logout_token(&self, token: &str, now: u64) -> Result<LogoutToken, String> {
-        let found = self.discovery.current()?;
-        let claims = match signed_claims(token, &found.jwks) {
-            Ok(claims) => claims,
-            Err(BearerRejected::UnknownKey) => {
-                // The IdP may have rotated its keys: fetch them once.
-                self.discovery
-                    .refresh_keys_now_or_never(found.generation)
-                    .await?;
-                let found = self.discovery.current()?;
-                signed_claims(token, &found.jwks).map_err(|e| match e {
-                    BearerRejected::UnknownKey => {
-                        "signed with a key the IdP does not publish".into()
-                    }
-                    BearerRejected::Invalid(reason) => reason,
-                })?
-            }
-            Err(BearerRejected::Invalid(reason)) => return Err(reason),
-        };
+        let (claims, found) = self.idp_signed(token).await.map_err(|e| match e {
+            NotSigned::Unavailable(err) => err.detail.clone(),
+            NotSigned::Invalid(reason) => reason,
+        })?;
         check(
             &claims,
             found.metadata.issuer().as_str(),
