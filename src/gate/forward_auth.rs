@@ -60,21 +60,21 @@ impl Gate {
             // Let through with no identity, as the proxy path does.
             return Ok(no_store(Response::new(crate::body::empty())));
         }
-        let admitted = self.admit(req.headers(), request_id(req), route).await;
-        let outcome = match (admitted, bearer) {
-            // A public route lets the visitor through whatever happened.
-            (Err(refused), _) if public => {
-                let mut response = Response::new(crate::body::empty());
-                for cookie in refused.into_cookies() {
-                    response.headers_mut().append(header::SET_COOKIE, cookie);
+        let outcome = if public {
+            // Only to name a signed-in visitor; no bearer check.
+            match self.admit(req.headers(), request_id(req), route).await {
+                // A public route lets the visitor through whatever happened.
+                Err(refused) => {
+                    let mut response = Response::new(crate::body::empty());
+                    for cookie in refused.into_cookies() {
+                        response.headers_mut().append(header::SET_COOKIE, cookie);
+                    }
+                    return Ok(no_store(response));
                 }
-                return Ok(no_store(response));
+                admitted => admitted,
             }
-            (Err(Refused::SignInRequired(clear)), Some(token)) => {
-                (self.admit_bearer(token, route).await)
-                    .map_err(|err| Refused::Failed(super::protect::with_cookies(err, &clear)))
-            }
-            (other, _) => other,
+        } else {
+            (self.admit_session_or_bearer(req.headers(), request_id(req), route)).await
         };
         match outcome {
             Ok(admitted) => {

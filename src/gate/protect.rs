@@ -123,15 +123,11 @@ impl Gate {
                 .forward(req, peer, &owned, Injected::default())
                 .await;
         }
-        let admitted = match self.admit(req.headers(), request_id(&req), route).await {
+        let admitted = match (self.admit_session_or_bearer(req.headers(), request_id(&req), route))
+            .await
+        {
             Ok(admitted) => admitted,
-            Err(Refused::SignInRequired(clear)) => match bearer {
-                Some(token) => match self.admit_bearer(token, route).await {
-                    Ok(admitted) => admitted,
-                    Err(err) => return Err(with_cookies(err, &clear)),
-                },
-                None => return self.sign_in_required(&req, peer, clear),
-            },
+            Err(Refused::SignInRequired(clear)) => return self.sign_in_required(&req, peer, clear),
             Err(Refused::Failed(err)) => return Err(err),
         };
         if self.whoami {
@@ -229,6 +225,26 @@ impl Gate {
         self.admit_live(live, None, route, Some(headers))
             .await
             .map_err(Refused::Failed)
+    }
+
+    /// [`Self::admit`], and without a session, an API client's bearer
+    /// token instead: a request with one is never sent to sign in.
+    pub(super) async fn admit_session_or_bearer(
+        &self,
+        headers: &HeaderMap,
+        id: Option<&str>,
+        route: Option<&policy::Route>,
+    ) -> Result<Admitted, Refused> {
+        match (
+            self.admit(headers, id, route).await,
+            super::bearer::token(headers),
+        ) {
+            (Err(Refused::SignInRequired(clear)), Some(token)) => {
+                (self.admit_bearer(token, route).await)
+                    .map_err(|err| Refused::Failed(with_cookies(err, &clear)))
+            }
+            (outcome, _) => outcome,
+        }
     }
 
     /// Phases 3 and 4 for a live session (from cookies, or stood up for an
