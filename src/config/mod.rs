@@ -34,7 +34,7 @@ pub use catalog::*;
 pub use duration::parse_duration;
 pub use headers::{GroupsSource, HeadersConfig, UserValue};
 pub use keystore::*;
-pub use outbound::{OutboundConfig, ProxyConfig, UpstreamTlsConfig};
+pub use outbound::{OutboundConfig, ProxyConfig, UpstreamTlsConfig, read_pem_certs};
 pub use parse::is_https_or_loopback;
 pub use resolvers::*;
 pub use routes::{AllowConfig, RouteConfig};

@@ -4,7 +4,7 @@
 //! else `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), and TLS to the upstream
 //! (`stagepass.upstreamTls`: its CA, a client certificate for mTLS).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -60,8 +60,24 @@ pub(super) fn outbound(section: &Field, problems: &mut Problems) -> OutboundConf
 /// A PEM file with one or more certificates rustls can use as trust anchors.
 pub(super) fn ca_file(field: &Field) -> Result<PathBuf, String> {
     let path = PathBuf::from(field.text()?);
+    let mut store = rustls::RootCertStore::empty();
+    for (index, cert) in read_pem_certs(&path)?.into_iter().enumerate() {
+        store.add(cert).map_err(|e| {
+            format!(
+                "{}: certificate {} is not a usable CA certificate: {e}",
+                path.display(),
+                index + 1
+            )
+        })?;
+    }
+    Ok(path)
+}
+
+/// The certificates of a PEM file, at least one: for loading here and for
+/// building TLS clients from the files loading accepted.
+pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let shown = path.display();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&path)
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect())
         .map_err(|e| format!("cannot read {shown} as PEM certificates: {e}"))?;
     if certs.is_empty() {
@@ -69,16 +85,7 @@ pub(super) fn ca_file(field: &Field) -> Result<PathBuf, String> {
             "{shown} holds no certificate (expected -----BEGIN CERTIFICATE-----)"
         ));
     }
-    let mut store = rustls::RootCertStore::empty();
-    for (index, cert) in certs.into_iter().enumerate() {
-        store.add(cert).map_err(|e| {
-            format!(
-                "{shown}: certificate {} is not a usable CA certificate: {e}",
-                index + 1
-            )
-        })?;
-    }
-    Ok(path)
+    Ok(certs)
 }
 
 /// `outboundProxy: http://proxy:3128` or `{url, noProxy}`.

@@ -10,7 +10,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::config::{OutboundConfig, UpstreamTlsConfig};
+use crate::config::{OutboundConfig, UpstreamTlsConfig, read_pem_certs};
 
 /// The client configuration for a target with its own `ca_file`, if any.
 pub fn client_config(
@@ -38,7 +38,7 @@ pub fn upstream_config(outbound: &OutboundConfig) -> Result<rustls::ClientConfig
     match &tls.client_cert {
         None => Ok(builder.with_no_client_auth()),
         Some((cert_file, key_file)) => {
-            let certs = read_certs(cert_file)
+            let certs = read_pem_certs(cert_file)
                 .map_err(|e| format!("stagepass.upstreamTls.certFile: {e}"))?;
             let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
                 format!(
@@ -72,7 +72,7 @@ fn roots(
 ) -> Result<rustls::RootCertStore, String> {
     let mut roots = system_roots().clone();
     for file in outbound.ca_files.iter().map(|f| f.as_path()).chain(ca_file) {
-        for cert in read_certs(file)? {
+        for cert in read_pem_certs(file)? {
             roots
                 .add(cert)
                 .map_err(|e| format!("{}: not a usable CA certificate: {e}", file.display()))?;
@@ -96,16 +96,6 @@ fn system_roots() -> &'static rustls::RootCertStore {
         }
         roots
     })
-}
-
-fn read_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<_> = CertificateDer::pem_file_iter(file)
-        .and_then(|iter| iter.collect())
-        .map_err(|e| format!("cannot read {} as PEM certificates: {e}", file.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{} holds no certificate", file.display()));
-    }
-    Ok(certs)
 }
 
 /// `upstreamTls.insecureSkipVerify`: any certificate is accepted (the
