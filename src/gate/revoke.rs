@@ -39,11 +39,7 @@ impl Gate {
         }
         let until = session.expires_at;
         let revocation = match (&session.id, everywhere) {
-            (_, true) => Revocation::Subject {
-                subject: session.subject.clone(),
-                cutoff: now(),
-                until: now() + self.session_duration.as_secs(),
-            },
+            (_, true) => Revocation::everything_of(session.subject.clone(), self.session_duration),
             (Some(id), false) => Revocation::Session {
                 id: id.clone(),
                 until,
@@ -111,14 +107,10 @@ impl Gate {
             // The store is out of reach: the IdP retries a non-200.
             Err(reason) => return Err(store_unavailable(&reason)),
         }
-        let until = now() + self.session_duration.as_secs();
+        let lifetime = self.session_duration;
         self.revoke(match (logout.sid, logout.sub) {
-            (Some(sid), _) => Revocation::IdpSession { sid, until },
-            (None, Some(subject)) => Revocation::Subject {
-                subject,
-                cutoff: now(),
-                until,
-            },
+            (Some(sid), _) => Revocation::idp_session(sid, lifetime),
+            (None, Some(subject)) => Revocation::everything_of(subject, lifetime),
             (None, None) => return Ok(logout_error("neither sid nor sub")),
         });
         let mut response = Response::new(crate::body::empty());
@@ -140,21 +132,14 @@ impl Gate {
                 .and_then(|v| v.as_str())
                 .filter(|v| !v.is_empty())
         };
-        let until = now() + self.session_duration.as_secs();
+        let lifetime = self.session_duration;
         let (revocation, said) = match (text("sub"), text("sid")) {
             (Some(subject), None) => (
-                Revocation::Subject {
-                    subject: subject.to_owned(),
-                    cutoff: now(),
-                    until,
-                },
+                Revocation::everything_of(subject.to_owned(), lifetime),
                 "every session of that subject signed in until now",
             ),
             (None, Some(sid)) => (
-                Revocation::IdpSession {
-                    sid: sid.to_owned(),
-                    until,
-                },
+                Revocation::idp_session(sid.to_owned(), lifetime),
                 "every session of that IdP session",
             ),
             _ => return Err("send exactly one of {\"sub\": …} or {\"sid\": …}".into()),

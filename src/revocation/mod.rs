@@ -39,6 +39,33 @@ pub enum Revocation {
     },
 }
 
+impl Revocation {
+    /// Every session `subject` signed in to until now; `lifetime`
+    /// (`sessionDuration`) is how long any of them could still live.
+    pub fn everything_of(subject: String, lifetime: Duration) -> Self {
+        Revocation::Subject {
+            subject,
+            cutoff: now(),
+            until: now() + lifetime.as_secs(),
+        }
+    }
+
+    /// Every session of one IdP sign-in (its `sid`).
+    pub fn idp_session(sid: String, lifetime: Duration) -> Self {
+        Revocation::IdpSession {
+            sid,
+            until: now() + lifetime.as_secs(),
+        }
+    }
+}
+
+/// Unix seconds.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The parts of a session revocation looks at.
 pub struct SessionRef<'a> {
     pub id: Option<&'a str>,
@@ -93,10 +120,7 @@ impl moka::Expiry<String, Entry> for UntilExpiry {
 }
 
 fn left_until(until: u64) -> Duration {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Duration::from_secs(until.saturating_sub(now)).min(LONGEST)
+    Duration::from_secs(until.saturating_sub(now())).min(LONGEST)
 }
 
 impl Revocations {

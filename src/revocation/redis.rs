@@ -6,14 +6,14 @@
 //! the request path.
 
 use std::sync::{Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
 use tokio::sync::mpsc;
 
 use super::wire::{decode_key, decode_message, encode};
-use super::{Revocation, Revocations};
+use super::{Revocation, Revocations, now};
 use crate::config::RedisStoreConfig;
 use crate::metrics::Metrics;
 
@@ -89,13 +89,19 @@ impl Store {
 
     /// `SET <prefix>jti:<jti> NX` with a TTL until `until`.
     pub async fn first_use(&self, jti: &str, until: u64) -> Result<bool, String> {
+        self.set_new(&format!("jti:{jti}"), "1", ttl(until) * 1000)
+            .await
+    }
+
+    /// `SET <prefix><name> <value> NX PX <ttl_ms>`: whether it was not set.
+    async fn set_new(&self, name: &str, value: &str, ttl_ms: u64) -> Result<bool, String> {
         let mut conn = self.connection().await?;
         let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{}jti:{jti}", self.prefix))
-            .arg(1)
+            .arg(format!("{}{name}", self.prefix))
+            .arg(value)
             .arg("NX")
-            .arg("EX")
-            .arg(ttl(until))
+            .arg("PX")
+            .arg(ttl_ms)
             .query_async(&mut conn)
             .await
             .map_err(|e| format!("Redis: {e}"))?;
@@ -118,17 +124,7 @@ impl Store {
 
     /// `SET NX PX` with `token` as the value, so only its holder releases it.
     pub async fn claim(&self, name: &str, token: &str, ttl_ms: u64) -> Result<bool, String> {
-        let mut conn = self.connection().await?;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{}{name}", self.prefix))
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| format!("Redis: {e}"))?;
-        Ok(set.is_some())
+        self.set_new(name, token, ttl_ms).await
     }
 
     /// Whether the lock `name` is still held by anyone.
@@ -197,12 +193,6 @@ fn glob_escape(prefix: &str) -> String {
         escaped.push(c);
     }
     escaped
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn ttl(until: u64) -> u64 {
