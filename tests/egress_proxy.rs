@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use stagepass::config::{Config, ProxyConfig, Secret};
 use support::pki::{Pki, https_op, not_ready_reason, signs_alice_in};
-use support::world::{WorldOptions, world_with};
+use support::world::{World, WorldOptions, world_with};
 use support::*;
 
 /// Debian's tinyproxy on a free loopback port, logging every request.
@@ -92,6 +92,21 @@ impl Tinyproxy {
     }
 }
 
+/// stagepass trusting `pki`'s CA, with `proxy` as its `outboundProxy`
+/// (and `no_proxy`), in front of the OP over https; `ready`: wait for it.
+async fn via_proxy(pki: &Pki, proxy: String, no_proxy: &str, ready: bool) -> World {
+    let options = WorldOptions {
+        wait_until_ready: ready,
+        ..https_op(pki)
+    };
+    let (ca, no_proxy) = (pki.ca_file.clone(), no_proxy.to_owned());
+    world_with(options, move |cfg: &mut Config| {
+        cfg.stagepass.outbound.ca_files = vec![ca];
+        cfg.stagepass.outbound.proxy = through(proxy, &no_proxy);
+    })
+    .await
+}
+
 fn through(proxy: String, no_proxy: &str) -> Option<ProxyConfig> {
     Some(ProxyConfig {
         url: Secret::new(proxy),
@@ -103,12 +118,7 @@ fn through(proxy: String, no_proxy: &str) -> Option<ProxyConfig> {
 async fn the_idp_is_reached_through_the_egress_proxy_and_the_upstream_never_is() {
     let pki = Pki::new();
     let proxy = Tinyproxy::start("").await;
-    let (ca, url) = (pki.ca_file.clone(), proxy.url());
-    let w = world_with(https_op(&pki), move |cfg: &mut Config| {
-        cfg.stagepass.outbound.ca_files = vec![ca];
-        cfg.stagepass.outbound.proxy = through(url, "");
-    })
-    .await;
+    let w = via_proxy(&pki, proxy.url(), "", true).await;
     signs_alice_in(&w, &pki).await;
     let op_authority = format!("127.0.0.2:{}", w.op.issuer.port().unwrap());
     let log = proxy.log();
@@ -122,13 +132,8 @@ async fn the_idp_is_reached_through_the_egress_proxy_and_the_upstream_never_is()
     );
 
     // noProxy keeps a host direct: nothing new in the proxy's log.
-    let (ca, url) = (pki.ca_file.clone(), proxy.url());
     let before = proxy.log().matches("CONNECT").count();
-    let w = world_with(https_op(&pki), move |cfg: &mut Config| {
-        cfg.stagepass.outbound.ca_files = vec![ca];
-        cfg.stagepass.outbound.proxy = through(url, "127.0.0.0/8");
-    })
-    .await;
+    let w = via_proxy(&pki, proxy.url(), "127.0.0.0/8", true).await;
     signs_alice_in(&w, &pki).await;
     assert_eq!(proxy.log().matches("CONNECT").count(), before);
 }
@@ -137,16 +142,7 @@ async fn the_idp_is_reached_through_the_egress_proxy_and_the_upstream_never_is()
 async fn a_stopped_or_refusing_proxy_is_named_in_readyz() {
     let pki = Pki::new();
     let stopped = format!("http://127.0.0.1:{}", free_port());
-    let (ca, url) = (pki.ca_file.clone(), stopped.clone());
-    let options = WorldOptions {
-        wait_until_ready: false,
-        ..https_op(&pki)
-    };
-    let w = world_with(options, move |cfg: &mut Config| {
-        cfg.stagepass.outbound.ca_files = vec![ca];
-        cfg.stagepass.outbound.proxy = through(url, "");
-    })
-    .await;
+    let w = via_proxy(&pki, stopped.clone(), "", false).await;
     let reason = not_ready_reason(&w).await;
     let proxy_authority = stopped.trim_start_matches("http://");
     assert!(
@@ -157,16 +153,7 @@ async fn a_stopped_or_refusing_proxy_is_named_in_readyz() {
 
     // A proxy that allows CONNECT only to port 443 refuses the OP's port.
     let strict = Tinyproxy::start("ConnectPort 443").await;
-    let (ca, url) = (pki.ca_file.clone(), strict.url());
-    let options = WorldOptions {
-        wait_until_ready: false,
-        ..https_op(&pki)
-    };
-    let w = world_with(options, move |cfg: &mut Config| {
-        cfg.stagepass.outbound.ca_files = vec![ca];
-        cfg.stagepass.outbound.proxy = through(url, "");
-    })
-    .await;
+    let w = via_proxy(&pki, strict.url(), "", false).await;
     let reason = not_ready_reason(&w).await;
     assert!(reason.contains("refused CONNECT"), "{reason}");
 }
