@@ -9,6 +9,8 @@
 #   ROUNDS=5 DURATION=10 bench/load.sh
 #   BASELINE_BIN=/tmp/stagepass-old bench/load.sh   # also measure an older build
 #   PERF_DATA=/tmp/sp.perf bench/load.sh            # also profile stagepass under load
+#   STRACE=1 bench/load.sh          # also count system calls per request of
+#                                   #   stagepass and of the nginx proxy
 #   SESSION_STORE=1 bench/load.sh   # stagepass with a Redis session store (revocable
 #                                   # sessions), next to the same build cookie-only
 #
@@ -83,6 +85,8 @@ openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem"
 sed 's/name: alice/name: load-test/; s/alice@example.com/load-test@example.com/' \
   tests/support/backstage/catalog.yaml > "$work/catalog.yaml"
 export SESSION_SECRET=load-test-secret-load-test-secret-0123456789
+session_store=
+[ -z "${SESSION_STORE:-}" ] || session_store='sessions: { store: { redis: { url: "redis://127.0.0.1:18379" } } }'
 cat > "$work/stagepass.yaml" <<YAML
 stagepass:
   listen: 127.0.0.1:18000
@@ -91,7 +95,7 @@ stagepass:
   provider: load
   admin: { listen: 127.0.0.1:18090 }
   catalog: { file: $work/catalog.yaml }
-  ${SESSION_STORE:+sessions: { store: { redis: { url: "redis://127.0.0.1:18379" } } }}
+  $session_store
 auth:
   environment: development
   session:
@@ -122,6 +126,7 @@ fi
 taskset -c "$server_cpu" target/release/stagepass --config "$work/stagepass.yaml" > "$work/stagepass.log" 2>&1 &
 sp_pid=$!
 for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18090/readyz && break; sleep 0.1; done
+curl -fs -o /dev/null http://127.0.0.1:18090/readyz || { echo "stagepass is not ready:"; cat "$work/stagepass.log"; exit 1; }
 cookie=$(bench/sign-in.py http://127.0.0.1:18000/x load-test@example.com)
 
 # Apache mod_auth_openidc with stateless client-cookie sessions.
@@ -232,6 +237,24 @@ if [ -n "${PERF_DATA:-}" ]; then
   perf_pid=$!
   taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${duration}s" -H "Cookie: $cookie" http://127.0.0.1:18000/x > /dev/null
   wait "$perf_pid"
+fi
+
+syscalls() { # name url pid -- wrk args: system calls per request, by call
+  local name=$1 url=$2 pid=$3; shift 4
+  strace -c -f -q -o "$work/strace.$name" -p "$pid" &
+  local strace_pid=$!
+  sleep 0.5 # strace attaches
+  local reqs; reqs=$(taskset -c "$load_cpu" wrk -t1 -c"$connections" -d2s "$@" "$url" | awk '/requests in/{print $1}')
+  kill -INT "$strace_pid"; wait "$strace_pid" || true
+  echo "$name: $reqs requests"
+  awk -v n="$reqs" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+      printf "  %-16s %6.2f per request\n", $NF, $4 / n; sum += $4 }
+    END { printf "  %-16s %6.2f per request\n", "all", sum / n }' "$work/strace.$name"
+}
+if [ -n "${STRACE:-}" ]; then
+  echo "== system calls per request (strace -c -f, 2 s of the same load)"
+  syscalls nginx-proxy http://127.0.0.1:18082/x "$px_pid" --
+  syscalls stagepass http://127.0.0.1:18000/x "$sp_pid" -- -H "Cookie: $cookie"
 fi
 
 echo "== /metrics counters that must stay flat on the hot path (before the rounds, then after)"

@@ -114,7 +114,8 @@ impl Backstage {
         }
         let identity = match known {
             Some(identity) => identity.clone(),
-            None => self.resolver.resolve(&claims).await?,
+            // Boxed: only a miss of the injection cache asks the resolver.
+            None => Box::pin(self.resolver.resolve(&claims)).await?,
         };
         let token = self.tokens.token_for(&identity);
         let audience = target.audience.unwrap_or(&self.audience);

@@ -56,13 +56,14 @@ impl Gate {
         let Some(refresh_token) = session.refresh_token.clone() else {
             return Ok(Live::unchanged(session));
         };
+        // Boxed, like every rare branch of the request path: an unboxed
+        // future is stored inline in its caller's, so the refresh's state
+        // (IdP call, Redis lock) would be set up and moved by every request.
         if self.revocations.enabled() {
-            return self
-                .refresh_once_everywhere(session, refresh_token, headers, id)
+            return Box::pin(self.refresh_once_everywhere(session, refresh_token, headers, id))
                 .await;
         }
-        self.refresh_here(session, &refresh_token, headers, id)
-            .await
+        Box::pin(self.refresh_here(session, &refresh_token, headers, id)).await
     }
 
     /// With a session store, one replica refreshes a session and the others

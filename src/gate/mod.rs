@@ -149,12 +149,14 @@ impl Gate {
     ) -> Result<Response<Body>, Error> {
         match self.routes.classify(req.uri().path()) {
             Route::Jwks => self.jwks(),
-            Route::Start => self.start(&req).await,
-            Route::Callback => self.callback(req).await,
+            // Boxed: an unboxed arm's state is part of every request's
+            // future, and the sign-in arms hold whole IdP round trips.
+            Route::Start => Box::pin(self.start(&req)).await,
+            Route::Callback => Box::pin(self.callback(req)).await,
             Route::Logout => self.logout(&req),
-            Route::Refresh => self.refresh_endpoint(&req).await,
+            Route::Refresh => Box::pin(self.refresh_endpoint(&req)).await,
             Route::ForwardAuth => self.forward_auth(&req, peer).await,
-            Route::BackchannelLogout => self.backchannel_logout(req).await,
+            Route::BackchannelLogout => Box::pin(self.backchannel_logout(req)).await,
             Route::Reserved => Err(client_error(
                 StatusCode::NOT_FOUND,
                 "not_found",

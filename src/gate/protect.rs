@@ -240,7 +240,7 @@ impl Gate {
             super::bearer::token(headers),
         ) {
             (Err(Refused::SignInRequired(clear)), Some(token)) => {
-                (self.admit_bearer(token, route).await)
+                (Box::pin(self.admit_bearer(token, route)).await)
                     .map_err(|err| Refused::Failed(with_cookies(err, &clear)))
             }
             (outcome, _) => outcome,
