@@ -4,11 +4,14 @@
 # mod_auth_openidc (the peer doing stagepass's job), in one run.
 #
 #   bench/load.sh                 # Debian: apt-get install nginx wrk apache2
-#                                 #   libapache2-mod-auth-openidc curl openssl bc
+#                                 #   libapache2-mod-auth-openidc curl openssl bc (CALLGRIND: valgrind apache2-utils)
 #                                 # npm ci in tests/support/op (the real OpenID Provider)
 #   ROUNDS=5 DURATION=10 bench/load.sh
 #   BASELINE_BIN=/tmp/stagepass-old bench/load.sh   # also measure an older build
 #   PERF_DATA=/tmp/sp.perf bench/load.sh            # also profile stagepass under load
+#   CALLGRIND=1 bench/load.sh       # also count the instructions stagepass runs
+#                                   #   per signed-in request (valgrind; steady
+#                                   #   where a shared VM's timings are not)
 #   STRACE=1 bench/load.sh          # also count system calls per request of
 #                                   #   stagepass and of the nginx proxy
 #   SESSION_STORE=1 bench/load.sh   # stagepass with a Redis session store (revocable
@@ -255,6 +258,30 @@ if [ -n "${STRACE:-}" ]; then
   echo "== system calls per request (strace -c -f, 2 s of the same load)"
   syscalls nginx-proxy http://127.0.0.1:18082/x "$px_pid" --
   syscalls stagepass http://127.0.0.1:18000/x "$sp_pid" -- -H "Cookie: $cookie"
+fi
+
+if [ -n "${CALLGRIND:-}" ]; then
+  # User-space instructions only (no kernel, no waiting): the same build and
+  # config on other ports under callgrind, warmed up, then counted over a
+  # fixed number of keep-alive requests.
+  echo "== instructions per signed-in request (callgrind, user space)"
+  sed 's/listen: 127.0.0.1:18000/listen: 127.0.0.1:18005/; s/18090/18095/; /sessions: { store/d' \
+    "$work/stagepass.yaml" > "$work/callgrind.yaml"
+  taskset -c "$server_cpu" valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
+    target/release/stagepass --config "$work/callgrind.yaml" > "$work/callgrind.log" 2>&1 &
+  vg_pid=$!
+  for _ in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:18095/readyz && break; sleep 0.3; done
+  ab -q -k -n 500 -c 10 -H "Cookie: $cookie" http://127.0.0.1:18005/x > /dev/null
+  callgrind_control -z "$vg_pid" > /dev/null
+  n=3000
+  ab -q -k -n "$n" -c 10 -H "Cookie: $cookie" http://127.0.0.1:18005/x | grep -q "Non-2xx" &&
+    { echo "callgrind: non-2xx answers"; exit 1; }
+  callgrind_control -d "$vg_pid" > /dev/null
+  kill "$vg_pid"; wait "$vg_pid" 2>/dev/null || true
+  ir=$(awk '/^summary:/{print $2}' "$work/callgrind.out.1")
+  echo "stagepass: $((ir / n)) instructions per request ($n requests)"
+  echo "  top functions (inclusive): callgrind_annotate --inclusive=yes <file>; the file is kept as /tmp/stagepass.callgrind"
+  cp "$work/callgrind.out.1" /tmp/stagepass.callgrind
 fi
 
 echo "== /metrics counters that must stay flat on the hot path (before the rounds, then after)"

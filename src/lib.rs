@@ -25,7 +25,8 @@
 //!   [`error`] (errors tagged by source), [`metrics`], [`body`],
 //!   [`http_client`] (outbound HTTP shared by the domain modules), [`html`],
 //!   [`principal`] (the `Claims` and `Identity` types shared by `identity`
-//!   and `token`), [`log_writer`] (log lines to stdout in batches).
+//!   and `token`), [`log_writer`] (log lines to stdout in batches), [`log_format`]
+//!   (their JSON shape, the access line written directly).
 //!
 //! No domain module imports `gate` or `server`.
 
@@ -38,6 +39,7 @@ pub mod gate;
 pub mod html;
 pub mod http_client;
 pub mod identity;
+pub mod log_format;
 pub mod log_writer;
 pub mod metrics;
 pub mod oidc;

@@ -169,11 +169,8 @@ fn init_tracing(format: LogFormat) -> stagepass::log_writer::FlushGuard {
         .with_writer(writer);
     match format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            // `"span":{"id":…}` on the lines of stagepass's own routes.
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(stagepass::log_format::JsonLines::new())
             .init(),
         // Colour codes only for a person at a terminal, never into files.
         LogFormat::Text => builder

@@ -82,9 +82,9 @@ async fn serve(
     let elapsed = started.elapsed();
     app.metrics.record_request(route, status, elapsed);
     tracing::info!(
-        target: "access",
-        method = %method,
-        path = %path,
+        target: crate::log_format::ACCESS_TARGET,
+        method = method.as_str(),
+        path = path.as_str(),
         status,
         // Whole microseconds, so the line reads `ms=0.445`, not 0.44541600000000003.
         ms = elapsed.as_micros() as f64 / 1000.0,
