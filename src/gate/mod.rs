@@ -36,7 +36,7 @@ use crate::error::{Error, Source};
 use crate::metrics::Metrics;
 use crate::oidc::OidcProvider;
 use crate::proxy::{Forwarder, Peer};
-use crate::session::{CookieSettings, SessionJar, SessionKeys};
+use crate::session::{CookieSettings, OpenedSessions, SessionJar, SessionKeys};
 use backstage::Backstage;
 use redirect::RedirectPolicy;
 use routes::{AuthRoutes, Route};
@@ -49,6 +49,8 @@ pub struct Gate {
     /// Catalog identity and Backstage tokens; `None` without a catalog.
     backstage: Option<Backstage>,
     keys: SessionKeys,
+    /// Sessions already opened: a browser's repeated cookie is decrypted once.
+    opened: OpenedSessions,
     cookies: CookieSettings,
     redirects: RedirectPolicy,
     routes: AuthRoutes,
@@ -122,6 +124,7 @@ impl Gate {
             backstage,
             routes: AuthRoutes::new(&sp.provider, &callback_path),
             keys,
+            opened: OpenedSessions::new(),
             cookies,
             redirects: RedirectPolicy::new(
                 sp.public_url.clone(),
@@ -192,7 +195,7 @@ impl Gate {
     }
 
     fn jar(&self) -> SessionJar<'_> {
-        SessionJar::new(&self.keys, &self.cookies)
+        SessionJar::new(&self.keys, &self.cookies).with_opened(&self.opened)
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`MAX_SESSION_LEN`] bytes together. Anything else reads as no session.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
 
@@ -25,14 +26,24 @@ impl SessionJar<'_> {
     pub fn read_session(&self, headers: &HeaderMap, now: u64) -> Option<Session> {
         let own = OwnCookies::scan(headers, self.settings.prefix());
         let sealed = sealed_session(&own)?;
-        let plain = self.keys.open(
-            Purpose::Session,
-            self.settings.prefix(),
-            &sealed,
-            MAX_SESSION_LEN,
-        )?;
-        let session: Session = model::decode(SESSION_FORMAT_VERSION, &plain)?;
-        session.is_live(now).then_some(session)
+        let session = match self.opened.and_then(|opened| opened.get(&sealed)) {
+            Some(session) => session,
+            None => {
+                let plain = self.keys.open(
+                    Purpose::Session,
+                    self.settings.prefix(),
+                    &sealed,
+                    MAX_SESSION_LEN,
+                )?;
+                let session: Arc<Session> =
+                    Arc::new(model::decode(SESSION_FORMAT_VERSION, &plain)?);
+                if let Some(opened) = self.opened {
+                    opened.keep(&sealed, Arc::clone(&session));
+                }
+                session
+            }
+        };
+        session.is_live(now).then(|| Session::clone(&session))
     }
 
     /// `Set-Cookie` values that store `session` until its `expires_at`, and

@@ -4,6 +4,8 @@
 //!   keys, secret rotation through a key id); see `seal.rs` for the format.
 //! - [`SessionJar`] reads and writes the session cookie (split into chunks
 //!   when large) and the login-flow cookie of pending sign-ins.
+//! - [`OpenedSessions`] keeps sessions already opened, so a browser's
+//!   repeated cookie is decrypted once.
 //! - [`request_cookies`] and [`is_stagepass_cookie`] parse and classify the
 //!   request's cookies.
 //!
@@ -14,6 +16,7 @@ mod cookies;
 mod jar;
 mod login;
 mod model;
+mod opened;
 mod seal;
 
 #[cfg(test)]
@@ -23,6 +26,7 @@ use std::fmt;
 
 pub use cookies::{CookieSettings, InvalidCookiePrefix, is_stagepass_cookie, request_cookies};
 pub use model::{LOGIN_FORMAT_VERSION, LoginFlow, SESSION_FORMAT_VERSION, Session};
+pub use opened::OpenedSessions;
 pub use seal::SessionKeys;
 
 /// A sealed session longer than this is split into chunks of this size. With
@@ -47,11 +51,24 @@ pub const LOGIN_FLOW_TTL: u64 = 600;
 pub struct SessionJar<'a> {
     keys: &'a SessionKeys,
     settings: &'a CookieSettings,
+    opened: Option<&'a OpenedSessions>,
 }
 
 impl<'a> SessionJar<'a> {
     pub fn new(keys: &'a SessionKeys, settings: &'a CookieSettings) -> Self {
-        SessionJar { keys, settings }
+        SessionJar {
+            keys,
+            settings,
+            opened: None,
+        }
+    }
+
+    /// Reads sessions through `opened`, and keeps what it opens there.
+    pub fn with_opened(self, opened: &'a OpenedSessions) -> Self {
+        SessionJar {
+            opened: Some(opened),
+            ..self
+        }
     }
 }
 

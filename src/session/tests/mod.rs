@@ -145,10 +145,14 @@ impl Browser {
 }
 
 /// Runs `f` with a jar over fresh keys (`SECRET_A`) and insecure settings.
-fn with_jar<T>(f: impl FnOnce(SessionJar<'_>) -> T) -> T {
+/// Runs `f` on a jar that opens every cookie, then again on one that keeps
+/// what it opened (as the gate's does): every reading rule holds for both.
+fn with_jar<T>(f: impl Fn(SessionJar<'_>) -> T) -> T {
     let keys = keys(&[SECRET_A]);
     let settings = settings(false);
-    f(SessionJar::new(&keys, &settings))
+    f(SessionJar::new(&keys, &settings));
+    let opened = crate::session::OpenedSessions::new();
+    f(SessionJar::new(&keys, &settings).with_opened(&opened))
 }
 
 /// Writes `session` into a fresh browser and returns it.
