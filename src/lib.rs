@@ -24,6 +24,7 @@
 //! - Bottom layer: [`config`] (load, merge, substitute, validate),
 //!   [`error`] (errors tagged by source), [`metrics`], [`body`],
 //!   [`http_client`] (outbound HTTP shared by the domain modules), [`html`],
+//!   [`cookie_header`] (the pieces of request `Cookie` headers),
 //!   [`principal`] (the `Claims` and `Identity` types shared by `identity`
 //!   and `token`), [`log_writer`] (log lines to stdout in batches), [`log_format`]
 //!   (their JSON shape, the access line written directly).
@@ -34,6 +35,7 @@
 
 pub mod body;
 pub mod config;
+pub mod cookie_header;
 pub mod error;
 pub mod gate;
 pub mod html;

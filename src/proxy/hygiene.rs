@@ -9,6 +9,8 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::cookie_header;
+
 /// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy-specific ones that are
 /// hop-by-hop by convention.
 const HOP_BY_HOP: [&str; 10] = [
@@ -147,17 +149,20 @@ pub fn strip_identity_headers<'a>(
 /// HTTP/2 clients may send several `Cookie` fields; they are joined with `; `
 /// as RFC 9113 8.2.3 allows.
 pub fn strip_own_cookies(headers: &mut HeaderMap, prefix: &str) {
+    let mut values = headers.get_all(header::COOKIE).iter();
+    if let (Some(only), None) = (values.next(), values.next())
+        && !cookie_header::split(only.as_bytes()).any(|pair| is_own_cookie(pair, prefix.as_bytes()))
+    {
+        // One header and nothing of stagepass's in it: it goes as it came.
+        return;
+    }
     if !headers.contains_key(header::COOKIE) {
         return;
     }
     // Bytes, not text: other apps' cookie values pass unchanged even when
     // they are not UTF-8.
-    let kept: Vec<&[u8]> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
-        .map(<[u8]>::trim_ascii)
-        .filter(|pair| !pair.is_empty() && !is_own_cookie(pair, prefix.as_bytes()))
+    let kept: Vec<&[u8]> = cookie_header::pieces(headers)
+        .filter(|pair| !is_own_cookie(pair, prefix.as_bytes()))
         .collect();
     let joined = kept.join(&b"; "[..]);
     headers.remove(header::COOKIE);
@@ -357,6 +362,16 @@ mod tests {
         ]);
         strip_own_cookies(&mut h, "stagepass");
         assert_eq!(h["cookie"], "a=1; stagepassive=keep; b=2");
+    }
+
+    #[test]
+    fn a_cookie_header_without_stagepass_cookies_is_forwarded_as_sent() {
+        let mut h = map(&[("cookie", "a=1;b=2 ;  stagepassive=keep")]);
+        strip_own_cookies(&mut h, "stagepass");
+        assert_eq!(h["cookie"], "a=1;b=2 ;  stagepassive=keep");
+        let mut h = map(&[("cookie", "stagepass=x"), ("cookie", "stagepass_0=y")]);
+        strip_own_cookies(&mut h, "stagepass");
+        assert_eq!(h.get("cookie"), None);
     }
 
     #[test]

@@ -8,9 +8,10 @@
 use std::fmt;
 
 use cookie::{Cookie, SameSite};
-use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use url::Url;
+
+use crate::cookie_header;
 
 /// Suffix of the login-flow cookie.
 pub(crate) const LOGIN_SUFFIX: &str = "login";
@@ -136,26 +137,20 @@ pub fn is_stagepass_cookie(name: &str, prefix: &str) -> bool {
 /// one pair of double quotes around the value are removed. Nothing is
 /// allocated, so a large header costs time proportional to its size only.
 pub fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
-    headers
-        .get_all(COOKIE)
-        .into_iter()
-        .flat_map(|value| value.as_bytes().split(|b| *b == b';'))
-        .filter_map(parse_pair)
+    cookie_header::pieces(headers).filter_map(|piece| {
+        let (name, value) = cookie_header::name_and_value(piece)?;
+        Some((std::str::from_utf8(name).ok()?, cookie_value(value)?))
+    })
 }
 
-fn parse_pair(pair: &[u8]) -> Option<(&str, &str)> {
-    let pair = std::str::from_utf8(pair).ok()?;
-    let (name, value) = pair.split_once('=')?;
-    let name = name.trim_matches([' ', '\t']);
-    if name.is_empty() {
-        return None;
-    }
-    let value = value.trim_matches([' ', '\t']);
+/// A cookie's value as text, without one pair of surrounding double quotes.
+fn cookie_value(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?;
     let value = value
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .unwrap_or(value);
-    Some((name, value))
+    Some(value)
 }
 
 /// Stagepass's cookies found in one request. When a name occurs more than
@@ -175,8 +170,14 @@ impl<'h> OwnCookies<'h> {
     /// One pass over the request's cookies.
     pub fn scan(headers: &'h HeaderMap, prefix: &str) -> Self {
         let mut own = OwnCookies::default();
-        for (name, value) in request_cookies(headers) {
-            let Some(rest) = name.strip_prefix(prefix) else {
+        let pairs = cookie_header::pieces(headers).filter_map(cookie_header::name_and_value);
+        for (name, value) in pairs {
+            // Only stagepass's own values are read as text: the others are
+            // not looked at beyond their names.
+            let Some(rest) = name.strip_prefix(prefix.as_bytes()) else {
+                continue;
+            };
+            let (Ok(rest), Some(value)) = (std::str::from_utf8(rest), cookie_value(value)) else {
                 continue;
             };
             if rest.is_empty() {
