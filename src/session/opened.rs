@@ -11,7 +11,9 @@
 //! Bounded by bytes, and an entry unused for a few minutes is dropped: a
 //! miss only costs the open it saves.
 
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +27,7 @@ const MAX_BYTES: u64 = 4 * 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(300);
 
 pub struct OpenedSessions {
-    entries: Cache<Box<str>, Arc<Session>>,
+    entries: Cache<Box<str>, Arc<Session>, TailHash>,
 }
 
 impl OpenedSessions {
@@ -39,7 +41,7 @@ impl OpenedSessions {
                         .unwrap_or(u32::MAX)
                 })
                 .time_to_idle(IDLE)
-                .build(),
+                .build_with_hasher(TailHash::default()),
         }
     }
 
@@ -49,6 +51,39 @@ impl OpenedSessions {
 
     pub(super) fn keep(&self, sealed: &str, session: Arc<Session>) {
         self.entries.insert(sealed.into(), session);
+    }
+}
+
+/// Hashes a sealed value by its length and its last bytes: the AES-GCM tag
+/// and the end of the ciphertext, unpredictable to anyone without the key.
+/// Hashing the whole 1 to 3 KB value cost a twentieth of a request; a match
+/// still compares the whole value, and only values that opened are stored,
+/// so colliding tails buy an attacker nothing. Keyed per process, as
+/// `HashMap`'s own hasher is.
+#[derive(Clone, Default)]
+struct TailHash(RandomState);
+
+const HASHED_TAIL: usize = 32;
+
+impl BuildHasher for TailHash {
+    type Hasher = Tail;
+
+    fn build_hasher(&self) -> Tail {
+        Tail(self.0.build_hasher())
+    }
+}
+
+struct Tail(DefaultHasher);
+
+impl Hasher for Tail {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write_usize(bytes.len());
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
     }
 }
 
@@ -64,5 +99,24 @@ impl fmt::Debug for OpenedSessions {
         f.debug_struct("OpenedSessions")
             .field("entries", &self.entries.entry_count())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_end_alike_are_still_different_sessions() {
+        let opened = OpenedSessions::new();
+        let tail = "T".repeat(2 * HASHED_TAIL);
+        let alice = Session {
+            subject: "alice".into(),
+            ..Session::default()
+        };
+        opened.keep(&format!("A{tail}"), Arc::new(alice));
+        assert_eq!(opened.get(&format!("A{tail}")).unwrap().subject, "alice");
+        assert!(opened.get(&format!("B{tail}")).is_none());
+        assert!(opened.get(&tail).is_none());
     }
 }
