@@ -134,11 +134,7 @@ fn whole_request_path(c: &mut Criterion) {
         Gate::new(&config, std::sync::Arc::new(Metrics::new())).unwrap()
     };
     let (template, ()) = browser_request(&config).into_parts();
-    let peer = Peer {
-        ip: "10.0.0.7".parse().unwrap(),
-        tls: true,
-        trusted: false,
-    };
+    let peer = Peer::new("10.0.0.7".parse().unwrap(), true, false);
     // The first request resolves the person and signs the token; the
     // benchmark measures every later one.
     let mut first = clone_head(&template);

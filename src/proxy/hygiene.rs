@@ -4,8 +4,8 @@
 //! first, then every identity header a client might forge is stripped, and
 //! only then does stagepass add its own. Strip before inject.
 
+use super::peer::Peer;
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -186,14 +186,6 @@ fn is_own_cookie(pair: &[u8], prefix: &[u8]) -> bool {
             .is_some_and(|rest| rest.starts_with(b"_"))
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Peer {
-    pub ip: IpAddr,
-    pub tls: bool,
-    /// Whether `ip` is in `stagepass.trustedProxies`.
-    pub trusted: bool,
-}
-
 /// Sets `X-Forwarded-For`, `-Proto` and `-Host` for the upstream. Values a
 /// client sent survive only when the peer is a trusted proxy; otherwise every
 /// forwarding header (in every spelling) is replaced by what stagepass saw.
@@ -213,12 +205,12 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
     if !peer.trusted {
         remove_where(headers, |n| FORWARDING_HEADERS.contains(&n));
     }
-    let ip = peer.ip.to_string();
+    let ip = peer.ip_text();
     let xff = match chain {
-        Some(chain) => format!("{chain}, {ip}"),
-        None => ip,
+        Some(chain) => HeaderValue::from_str(&format!("{chain}, {ip}")),
+        None => HeaderValue::from_str(ip),
     };
-    insert(headers, "x-forwarded-for", HeaderValue::from_str(&xff).ok());
+    insert(headers, "x-forwarded-for", xff.ok());
     let own_proto = HeaderValue::from_static(if peer.tls { "https" } else { "http" });
     insert(
         headers,
@@ -391,11 +383,7 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4"),
             ("x_forwarded_proto", "https"),
         ]);
-        let peer = Peer {
-            ip: "10.1.1.1".parse().unwrap(),
-            tls: false,
-            trusted: false,
-        };
+        let peer = Peer::new("10.1.1.1".parse().unwrap(), false, false);
         set_forwarding_headers(&mut h, peer, Some(HeaderValue::from_static("app.test")));
         assert_eq!(h["x-forwarded-for"], "10.1.1.1");
         assert_eq!(h["x-forwarded-proto"], "http");
@@ -409,11 +397,7 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4"),
             ("x-forwarded-proto", "https"),
         ]);
-        let peer = Peer {
-            ip: "10.1.1.1".parse().unwrap(),
-            tls: false,
-            trusted: true,
-        };
+        let peer = Peer::new("10.1.1.1".parse().unwrap(), false, true);
         set_forwarding_headers(&mut h, peer, None);
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.1.1.1");
         assert_eq!(h["x-forwarded-proto"], "https");

@@ -6,6 +6,7 @@
 
 pub mod hygiene;
 pub mod path;
+mod peer;
 #[cfg(test)]
 mod properties;
 pub mod request_id;
@@ -25,7 +26,7 @@ use crate::config::StagepassConfig;
 use crate::error::{Error, Source};
 use crate::http_client::{self, PooledClient};
 use crate::metrics::Metrics;
-pub use hygiene::Peer;
+pub use peer::Peer;
 pub use request_id::RequestId;
 
 /// Forwards requests to the one configured upstream.

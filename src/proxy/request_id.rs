@@ -62,11 +62,7 @@ mod tests {
     use super::*;
 
     fn peer(trusted: bool) -> Peer {
-        Peer {
-            ip: "10.0.0.1".parse().unwrap(),
-            tls: false,
-            trusted,
-        }
+        Peer::new("10.0.0.1".parse().unwrap(), false, trusted)
     }
 
     #[test]

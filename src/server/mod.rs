@@ -66,7 +66,7 @@ impl App {
             .trusted_proxies
             .iter()
             .any(|net| net.contains(&ip));
-        Peer { ip, tls, trusted }
+        Peer::new(ip, tls, trusted)
     }
 }
 

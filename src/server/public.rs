@@ -88,7 +88,7 @@ async fn serve(
         status,
         // Whole microseconds, so the line reads `ms=0.445`, not 0.44541600000000003.
         ms = elapsed.as_micros() as f64 / 1000.0,
-        peer = %peer.ip,
+        peer = peer.ip_text(),
         id = id.as_str(),
     );
     response

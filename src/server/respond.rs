@@ -157,11 +157,7 @@ mod tests {
         let err = Error::bad_request("bad", "<script>x</script>");
         let id = RequestId::for_request(
             &http::HeaderMap::new(),
-            crate::proxy::Peer {
-                ip: [127, 0, 0, 1].into(),
-                tls: false,
-                trusted: false,
-            },
+            crate::proxy::Peer::new([127, 0, 0, 1].into(), false, false),
         );
         let context = PageContext {
             id: &id,
