@@ -272,11 +272,11 @@ if [ -n "${CALLGRIND:-}" ]; then
   vg_pid=$!
   for _ in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:18095/readyz && break; sleep 0.3; done
   ab -q -k -n 500 -c 10 -H "Cookie: $cookie" http://127.0.0.1:18005/x > /dev/null
-  callgrind_control -z "$vg_pid" > /dev/null
+  callgrind_control -z "$vg_pid" > /dev/null 2>&1
   n=3000
   ab -q -k -n "$n" -c 10 -H "Cookie: $cookie" http://127.0.0.1:18005/x | grep -q "Non-2xx" &&
     { echo "callgrind: non-2xx answers"; exit 1; }
-  callgrind_control -d "$vg_pid" > /dev/null
+  callgrind_control -d "$vg_pid" > /dev/null 2>&1
   kill "$vg_pid"; wait "$vg_pid" 2>/dev/null || true
   ir=$(awk '/^summary:/{print $2}' "$work/callgrind.out.1")
   echo "stagepass: $((ir / n)) instructions per request ($n requests)"

@@ -98,7 +98,10 @@ impl PersonHeaders {
                 session.access_token.as_deref(),
             );
         }
-        let bearer_id_token = session.id_token.as_ref().map(|t| format!("Bearer {t}"));
+        // Only when a header carries it: an ID token is most of a session.
+        let bearer_id_token = (config.pass_id_token || config.pass_authorization_header)
+            .then(|| session.id_token.as_ref().map(|t| format!("Bearer {t}")))
+            .flatten();
         if config.pass_id_token {
             push(
                 &mut fields,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderName, HeaderValue};
+use http::uri::{self, Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version, request};
 use hyper::body::Incoming;
 use url::Url;
@@ -52,8 +53,11 @@ pub struct Injected {
 }
 
 struct Upstream {
-    scheme: String,
-    authority: String,
+    /// Scheme and authority, parsed once; `None` for a built-in upstream
+    /// (`builtin:whoami`), which has no address.
+    address: Option<(Scheme, Authority)>,
+    /// `scheme://authority`, for messages.
+    origin: String,
     /// Path prefix of the upstream URL without its trailing slash.
     prefix: String,
 }
@@ -202,55 +206,57 @@ impl Forwarder {
 
 impl Upstream {
     fn from_url(url: &Url) -> Self {
+        // `host_str` writes an IPv6 address in brackets already.
         let authority = match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) if url.host().is_some_and(is_ipv6) => {
-                format!("[{host}]:{port}")
-            }
             (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) if url.host().is_some_and(is_ipv6) => format!("[{host}]"),
             (Some(host), None) => host.to_owned(),
             (None, _) => String::new(),
         };
+        let address = Scheme::try_from(url.scheme())
+            .ok()
+            .zip(Authority::try_from(authority.as_str()).ok());
+        // A built-in upstream's "path" is its name, not a prefix.
+        let prefix = match address {
+            Some(_) => url.path().trim_end_matches('/').to_owned(),
+            None => String::new(),
+        };
         Upstream {
-            scheme: url.scheme().to_owned(),
-            authority,
-            prefix: url.path().trim_end_matches('/').to_owned(),
+            address,
+            origin: format!("{}://{authority}", url.scheme()),
+            prefix,
         }
     }
 
     /// `scheme://authority`, for messages.
     fn origin(&self) -> String {
-        format!("{}://{}", self.scheme, self.authority)
+        self.origin.clone()
     }
 
     /// The upstream URI for a request: path and query byte-for-byte, behind
-    /// the upstream's own path prefix.
+    /// the upstream's own path prefix. Without a prefix nothing is parsed
+    /// again: the request's own path and query are reused.
     fn uri_for(&self, incoming: &Uri) -> Result<Uri, Error> {
-        let path_and_query = incoming.path_and_query().map_or("/", |pq| pq.as_str());
-        if self.authority.is_empty() {
-            // A built-in upstream (`builtin:whoami`) has no address.
-            return path_and_query.parse().map_err(|_| {
-                Error::bad_request(
-                    "bad_request_target",
-                    "The request target is not a valid path.",
-                )
-            });
-        }
-        let target = format!(
-            "{}://{}{}{}",
-            self.scheme, self.authority, self.prefix, path_and_query
-        );
-        target.parse().map_err(|_| {
+        let bad_target = || {
             Error::bad_request(
                 "bad_request_target",
                 "The request target is not a valid path.",
             )
-        })
+        };
+        let path_and_query = match incoming.path_and_query() {
+            Some(pq) if self.prefix.is_empty() => pq.clone(),
+            pq => {
+                let pq = pq.map_or("/", PathAndQuery::as_str);
+                PathAndQuery::try_from(format!("{}{pq}", self.prefix)).map_err(|_| bad_target())?
+            }
+        };
+        let mut parts = uri::Parts::default();
+        if let Some((scheme, authority)) = &self.address {
+            parts.scheme = Some(scheme.clone());
+            parts.authority = Some(authority.clone());
+        }
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|_| bad_target())
     }
-}
-
-fn is_ipv6(host: url::Host<&str>) -> bool {
-    matches!(host, url::Host::Ipv6(_))
 }
 
 /// `host[:port]` of the public URL, as browsers send it in `Host`.
@@ -283,4 +289,30 @@ fn upstream_timeout(detail: std::fmt::Arguments<'_>) -> Error {
         "The application behind stagepass did not answer in time.",
     )
     .with_detail(detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(upstream: &str, request: &str) -> String {
+        let upstream = Upstream::from_url(&upstream.parse().unwrap());
+        upstream
+            .uri_for(&request.parse().unwrap())
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn the_upstream_uri_keeps_path_and_query_behind_the_prefix() {
+        assert_eq!(
+            target("http://app:3000", "/a/b?x=1"),
+            "http://app:3000/a/b?x=1"
+        );
+        assert_eq!(target("http://app:3000/", "/"), "http://app:3000/");
+        assert_eq!(target("https://gw/app-a/", "/x?q"), "https://gw/app-a/x?q");
+        assert_eq!(target("http://[::1]:7007", "/api"), "http://[::1]:7007/api");
+        assert_eq!(target("http://[::1]", "/api"), "http://[::1]/api");
+        assert_eq!(target("builtin:whoami", "/me?x"), "/me?x");
+    }
 }
