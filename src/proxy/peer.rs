@@ -9,7 +9,8 @@ use std::net::IpAddr;
 /// on every request.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {
-    pub ip: IpAddr,
+    /// Private: `ip_text` is written from it once.
+    ip: IpAddr,
     pub tls: bool,
     /// Whether `ip` is in `stagepass.trustedProxies`.
     pub trusted: bool,
@@ -24,6 +25,10 @@ impl Peer {
             trusted,
             ip_text: IpText::of(ip),
         }
+    }
+
+    pub fn ip(&self) -> IpAddr {
+        self.ip
     }
 
     /// `ip` as text: `10.0.0.1`, `::1`.

@@ -239,7 +239,7 @@ async fn serve<I>(
         Box::pin(async move {
             let response = match role {
                 Role::Public => public::handle(&app, req, peer).await,
-                Role::Admin => admin::handle(&app, req, peer.ip).await,
+                Role::Admin => admin::handle(&app, req, peer.ip()).await,
             };
             Ok::<_, Infallible>(response)
         })

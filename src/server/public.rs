@@ -83,12 +83,12 @@ async fn serve(
     app.metrics.record_request(route, status, elapsed);
     tracing::info!(
         target: crate::log_format::ACCESS_TARGET,
-        method = method.as_str(),
-        path = path.as_str(),
+        method = %method,
+        path = %path,
         status,
         // Whole microseconds, so the line reads `ms=0.445`, not 0.44541600000000003.
         ms = elapsed.as_micros() as f64 / 1000.0,
-        peer = peer.ip_text(),
+        peer = %peer.ip_text(),
         id = id.as_str(),
     );
     response

@@ -37,7 +37,7 @@ impl SessionJar<'_> {
                 )?;
                 let session: Arc<Session> =
                     Arc::new(model::decode(SESSION_FORMAT_VERSION, &plain)?);
-                if let Some(opened) = self.opened {
+                if let Some(opened) = self.opened.filter(|_| session.is_live(now)) {
                     opened.keep(&sealed, Arc::clone(&session));
                 }
                 session
