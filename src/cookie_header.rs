@@ -52,6 +52,14 @@ pub fn name_and_value(piece: &[u8]) -> Option<(&[u8], &[u8])> {
     (!name.is_empty()).then(|| (name, piece[at + 1..].trim_ascii()))
 }
 
+/// Whether a cookie `name` is one of stagepass's: `<prefix>` or
+/// `<prefix>_*`. The one rule for what the session reads and what the proxy
+/// strips before the upstream.
+pub fn is_own_name(name: &[u8], prefix: &[u8]) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

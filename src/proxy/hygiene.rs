@@ -4,11 +4,11 @@
 //! first, then every identity header a client might forge is stripped, and
 //! only then does stagepass add its own. Strip before inject.
 
-use super::peer::Peer;
 use std::borrow::Cow;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use super::peer::Peer;
 use crate::cookie_header;
 
 /// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy-specific ones that are
@@ -150,14 +150,16 @@ pub fn strip_identity_headers<'a>(
 /// as RFC 9113 8.2.3 allows.
 pub fn strip_own_cookies(headers: &mut HeaderMap, prefix: &str) {
     let mut values = headers.get_all(header::COOKIE).iter();
-    if let (Some(only), None) = (values.next(), values.next())
-        && !cookie_header::split(only.as_bytes()).any(|pair| is_own_cookie(pair, prefix.as_bytes()))
-    {
+    match (values.next(), values.next()) {
+        (None, _) => return,
         // One header and nothing of stagepass's in it: it goes as it came.
-        return;
-    }
-    if !headers.contains_key(header::COOKIE) {
-        return;
+        (Some(only), None)
+            if !cookie_header::split(only.as_bytes())
+                .any(|pair| is_own_cookie(pair, prefix.as_bytes())) =>
+        {
+            return;
+        }
+        _ => {}
     }
     // Bytes, not text: other apps' cookie values pass unchanged even when
     // they are not UTF-8.
@@ -174,16 +176,10 @@ pub fn strip_own_cookies(headers: &mut HeaderMap, prefix: &str) {
     }
 }
 
+/// A piece without `=` is all name: `stagepass` alone is stripped too.
 fn is_own_cookie(pair: &[u8], prefix: &[u8]) -> bool {
-    let name = pair
-        .split(|b| *b == b'=')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii();
-    name == prefix
-        || name
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with(b"_"))
+    let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
+    cookie_header::is_own_name(name.trim_ascii(), prefix)
 }
 
 /// Sets `X-Forwarded-For`, `-Proto` and `-Host` for the upstream. Values a

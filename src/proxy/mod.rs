@@ -183,7 +183,7 @@ impl Forwarder {
 
     fn upstream_failure(&self, err: &hyper_util::client::legacy::Error) -> Error {
         let chain = http_client::explain(err);
-        self.tls_health.failed(&self.upstream.origin(), &chain);
+        self.tls_health.failed(self.upstream.origin(), &chain);
         if err.is_connect() && chain.contains("timed out") {
             self.metrics.record_upstream_error("connect_timeout");
             return upstream_timeout(format_args!("connect: {chain}"));
@@ -228,8 +228,8 @@ impl Upstream {
     }
 
     /// `scheme://authority`, for messages.
-    fn origin(&self) -> String {
-        self.origin.clone()
+    fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The upstream URI for a request: path and query byte-for-byte, behind

@@ -1,6 +1,5 @@
 //! The client at the other end of a connection, as stagepass sees it.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 /// Who is connected: its address, whether over TLS, and whether it is one
@@ -49,8 +48,7 @@ struct IpText {
 
 impl IpText {
     fn of(ip: IpAddr) -> Self {
-        let mut text = String::with_capacity(IP_TEXT_MAX);
-        let _ = write!(text, "{ip}");
+        let text = ip.to_string();
         let mut bytes = [0; IP_TEXT_MAX];
         let len = text.len().min(IP_TEXT_MAX);
         bytes[..len].copy_from_slice(&text.as_bytes()[..len]);

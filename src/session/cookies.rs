@@ -127,8 +127,7 @@ fn is_tchar(b: u8) -> bool {
 /// Whether `name` is one of stagepass's cookies: `<prefix>` or `<prefix>_*`.
 /// The proxy strips these from the `Cookie` header it forwards upstream.
 pub fn is_stagepass_cookie(name: &str, prefix: &str) -> bool {
-    name.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    cookie_header::is_own_name(name.as_bytes(), prefix.as_bytes())
 }
 
 /// Every `name=value` pair of every `Cookie` header, in order (HTTP/2 clients
