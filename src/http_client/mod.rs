@@ -9,7 +9,7 @@
 mod connect;
 mod tls;
 
-pub use connect::ProxyRules;
+pub use connect::{Connector, ProxyRules};
 
 use std::time::Duration;
 
@@ -25,8 +25,8 @@ use crate::config::OutboundConfig;
 /// A pooled client for plain and TLS connections.
 pub type PooledClient<B> = Client<HttpsConnector<connect::Connector>, B>;
 
-/// Builds a pooled client. Connection reuse matters: the upstream and the IdP
-/// see one connection per busy worker, not one per request.
+/// Builds a pooled client. Connection reuse matters: the IdP and the
+/// catalog see one connection per busy worker, not one per request.
 fn pooled<B>(
     connect_timeout: Duration,
     idle: Duration,
@@ -37,35 +37,40 @@ where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
 {
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(idle)
+        .build(connector(connect_timeout, tls, proxy))
+}
+
+/// Dials plain and TLS connections, through the egress proxy if `proxy`
+/// says so.
+fn connector(
+    connect_timeout: Duration,
+    tls: rustls::ClientConfig,
+    proxy: Option<ProxyRules>,
+) -> HttpsConnector<Connector> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(connect_timeout));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(connect::Connector::new(http, proxy));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(idle)
-        .build(https)
+        .wrap_connector(Connector::new(http, proxy))
 }
 
-/// The client the proxy forwards to the upstream with: `upstreamTls`'s
-/// trust and client certificate, and never the egress proxy (the upstream
-/// is normally in the same pod or network).
-pub fn upstream<B>(
+/// How the proxy dials the upstream: `upstreamTls`'s trust and client
+/// certificate, and never the egress proxy (the upstream is normally in
+/// the same pod or network). The proxy keeps its own pool
+/// (`proxy::pool`).
+pub fn upstream_connector(
     outbound: &OutboundConfig,
     connect_timeout: Duration,
-    idle: Duration,
-) -> Result<PooledClient<B>, String>
-where
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-{
+) -> Result<HttpsConnector<Connector>, String> {
     let tls = tls::upstream_config(outbound)?;
-    Ok(pooled(connect_timeout, idle, tls, None))
+    Ok(connector(connect_timeout, tls, None))
 }
 
 /// How stagepass reaches the IdP and the catalog: trust and proxy rules,

@@ -7,6 +7,7 @@
 pub mod hygiene;
 pub mod path;
 mod peer;
+mod pool;
 #[cfg(test)]
 mod properties;
 pub mod request_id;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderName, HeaderValue};
-use http::uri::{self, Authority, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version, request};
 use hyper::body::Incoming;
 use url::Url;
@@ -25,14 +26,15 @@ use url::Url;
 use crate::body::{self, Body};
 use crate::config::StagepassConfig;
 use crate::error::{Error, Source};
-use crate::http_client::{self, PooledClient};
+use crate::http_client;
 use crate::metrics::Metrics;
 pub use peer::Peer;
 pub use request_id::RequestId;
 
 /// Forwards requests to the one configured upstream.
 pub struct Forwarder {
-    client: PooledClient<Body>,
+    /// `None` for a built-in upstream, which is never dialled.
+    pool: Option<pool::Pool>,
     upstream: Upstream,
     response_timeout: Duration,
     cookie_prefix: String,
@@ -53,9 +55,11 @@ pub struct Injected {
 }
 
 struct Upstream {
-    /// Scheme and authority, parsed once; `None` for a built-in upstream
-    /// (`builtin:whoami`), which has no address.
-    address: Option<(Scheme, Authority)>,
+    /// `scheme://authority/`, what the pool dials; `None` for a built-in
+    /// upstream (`builtin:whoami`), which has no address.
+    address: Option<Uri>,
+    /// The upstream's `Host`: its own name, never the client's.
+    host: Option<HeaderValue>,
     /// `scheme://authority`, for messages.
     origin: String,
     /// Path prefix of the upstream URL without its trailing slash.
@@ -74,14 +78,15 @@ impl Forwarder {
         upstream: &Url,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
-        let client = http_client::upstream(
-            &config.outbound,
-            config.timeouts.connect,
-            config.timeouts.idle,
-        )?;
+        let connector = http_client::upstream_connector(&config.outbound, config.timeouts.connect)?;
+        let upstream = Upstream::from_url(upstream);
+        let pool = upstream
+            .address
+            .clone()
+            .map(|target| pool::Pool::new(connector, target, config.timeouts.idle));
         Ok(Forwarder {
-            client,
-            upstream: Upstream::from_url(upstream),
+            pool,
+            upstream,
             response_timeout: config.timeouts.response_headers,
             cookie_prefix: config.cookie_name.clone(),
             public_host: public_host(&config.public_url),
@@ -146,8 +151,11 @@ impl Forwarder {
         hygiene::strip_own_cookies(headers, &self.cookie_prefix);
         // The public host comes from config, never from the client's Host.
         hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));
-        // The client sets Host from the URI: the upstream sees its own name.
-        headers.remove(header::HOST);
+        // The upstream sees its own name.
+        match &self.upstream.host {
+            Some(host) => headers.insert(header::HOST, host.clone()),
+            None => headers.remove(header::HOST),
+        };
         // One id per request, the same in stagepass's logs and the app's.
         match parts.extensions.get::<RequestId>() {
             Some(id) => headers.insert(request_id::HEADER, id.header_value()),
@@ -165,7 +173,12 @@ impl Forwarder {
     }
 
     async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, Error> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+        let Some(pool) = &self.pool else {
+            return Err(Error::internal(
+                "a built-in upstream has no address to forward to",
+            ));
+        };
+        match tokio::time::timeout(self.response_timeout, pool.send(req)).await {
             Ok(Ok(response)) => {
                 self.tls_health.answered();
                 Ok(response)
@@ -181,18 +194,16 @@ impl Forwarder {
         }
     }
 
-    fn upstream_failure(&self, err: &hyper_util::client::legacy::Error) -> Error {
-        let chain = http_client::explain(err);
+    fn upstream_failure(&self, err: &pool::SendError) -> Error {
+        let (kind, chain) = match err {
+            pool::SendError::Connect(err) => ("connect", http_client::explain(err.as_ref())),
+            pool::SendError::Exchange(err) => ("protocol", http_client::explain(err)),
+        };
         self.tls_health.failed(self.upstream.origin(), &chain);
-        if err.is_connect() && chain.contains("timed out") {
+        if kind == "connect" && chain.contains("timed out") {
             self.metrics.record_upstream_error("connect_timeout");
             return upstream_timeout(format_args!("connect: {chain}"));
         }
-        let kind = if err.is_connect() {
-            "connect"
-        } else {
-            "protocol"
-        };
         self.metrics.record_upstream_error(kind);
         Error::new(
             Source::Upstream,
@@ -212,9 +223,13 @@ impl Upstream {
             (Some(host), None) => host.to_owned(),
             (None, _) => String::new(),
         };
-        let address = Scheme::try_from(url.scheme())
-            .ok()
-            .zip(Authority::try_from(authority.as_str()).ok());
+        let address = match url.host_str() {
+            Some(_) => format!("{}://{authority}/", url.scheme()).parse().ok(),
+            None => None,
+        };
+        let host = address
+            .as_ref()
+            .and_then(|_| HeaderValue::from_str(&authority).ok());
         // A built-in upstream's "path" is its name, not a prefix.
         let prefix = match address {
             Some(_) => url.path().trim_end_matches('/').to_owned(),
@@ -222,6 +237,7 @@ impl Upstream {
         };
         Upstream {
             address,
+            host,
             origin: format!("{}://{authority}", url.scheme()),
             prefix,
         }
@@ -232,9 +248,10 @@ impl Upstream {
         &self.origin
     }
 
-    /// The upstream URI for a request: path and query byte-for-byte, behind
-    /// the upstream's own path prefix. Without a prefix nothing is parsed
-    /// again: the request's own path and query are reused.
+    /// The upstream URI for a request, in origin form (HTTP/1.1 sends no
+    /// more): path and query byte-for-byte, behind the upstream's own path
+    /// prefix. Without a prefix nothing is parsed again: the request's own
+    /// path and query are reused.
     fn uri_for(&self, incoming: &Uri) -> Result<Uri, Error> {
         let bad_target = || {
             Error::bad_request(
@@ -249,13 +266,7 @@ impl Upstream {
                 PathAndQuery::try_from(format!("{}{pq}", self.prefix)).map_err(|_| bad_target())?
             }
         };
-        let mut parts = uri::Parts::default();
-        if let Some((scheme, authority)) = &self.address {
-            parts.scheme = Some(scheme.clone());
-            parts.authority = Some(authority.clone());
-        }
-        parts.path_and_query = Some(path_and_query);
-        Uri::from_parts(parts).map_err(|_| bad_target())
+        Ok(Uri::from(path_and_query))
     }
 }
 
@@ -295,24 +306,46 @@ fn upstream_timeout(detail: std::fmt::Arguments<'_>) -> Error {
 mod tests {
     use super::*;
 
-    fn target(upstream: &str, request: &str) -> String {
+    /// What the upstream is sent: `Host`, the origin-form target, and
+    /// where the pool dials.
+    fn target(upstream: &str, request: &str) -> (String, String, String) {
         let upstream = Upstream::from_url(&upstream.parse().unwrap());
-        upstream
-            .uri_for(&request.parse().unwrap())
-            .unwrap()
-            .to_string()
+        let uri = upstream.uri_for(&request.parse().unwrap()).unwrap();
+        let host = upstream.host.map(|h| h.to_str().unwrap().to_owned());
+        let dialled = upstream.address.map(|a| a.to_string());
+        (
+            host.unwrap_or_default(),
+            uri.to_string(),
+            dialled.unwrap_or_default(),
+        )
+    }
+
+    fn sent(host: &str, uri: &str, dialled: &str) -> (String, String, String) {
+        (host.into(), uri.into(), dialled.into())
     }
 
     #[test]
     fn the_upstream_uri_keeps_path_and_query_behind_the_prefix() {
         assert_eq!(
             target("http://app:3000", "/a/b?x=1"),
-            "http://app:3000/a/b?x=1"
+            sent("app:3000", "/a/b?x=1", "http://app:3000/")
         );
-        assert_eq!(target("http://app:3000/", "/"), "http://app:3000/");
-        assert_eq!(target("https://gw/app-a/", "/x?q"), "https://gw/app-a/x?q");
-        assert_eq!(target("http://[::1]:7007", "/api"), "http://[::1]:7007/api");
-        assert_eq!(target("http://[::1]", "/api"), "http://[::1]/api");
-        assert_eq!(target("builtin:whoami", "/me?x"), "/me?x");
+        assert_eq!(
+            target("http://app:3000/", "/"),
+            sent("app:3000", "/", "http://app:3000/")
+        );
+        assert_eq!(
+            target("https://gw/app-a/", "/x?q"),
+            sent("gw", "/app-a/x?q", "https://gw/")
+        );
+        assert_eq!(
+            target("http://[::1]:7007", "/api"),
+            sent("[::1]:7007", "/api", "http://[::1]:7007/")
+        );
+        assert_eq!(
+            target("http://[::1]", "/api"),
+            sent("[::1]", "/api", "http://[::1]/")
+        );
+        assert_eq!(target("builtin:whoami", "/me?x"), sent("", "/me?x", ""));
     }
 }
