@@ -14,6 +14,20 @@ pub struct Claims {
     pub picture: Option<String>,
 }
 
+impl Claims {
+    /// Every claim, in a fixed order: subject, email, preferred username,
+    /// name, picture.
+    pub fn parts(&self) -> [Option<&str>; 5] {
+        [
+            Some(self.subject.as_str()),
+            self.email.as_deref(),
+            self.preferred_username.as_deref(),
+            self.name.as_deref(),
+            self.picture.as_deref(),
+        ]
+    }
+}
+
 /// A resolved Backstage identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

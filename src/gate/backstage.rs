@@ -13,7 +13,7 @@ use super::{Gate, json, now};
 use crate::body::Body;
 use crate::config::{Config, ResolverConfig};
 use crate::error::Error;
-use crate::identity::{Claims, Identity, IdentityResolver, claims_key};
+use crate::identity::{Claims, Identity, IdentityResolver, claims_key_of};
 use crate::metrics::Metrics;
 use crate::session::Session;
 use crate::token::TokenIssuer;
@@ -94,7 +94,6 @@ impl Backstage {
         known: Option<&Identity>,
         target: &Target<'_>,
     ) -> Result<Arc<Injection>, Error> {
-        let claims = claims(session);
         let mut key = match known {
             // Never equal to a claims key: those start with the subject.
             Some(identity) => format!(
@@ -102,7 +101,7 @@ impl Backstage {
                 identity.user_entity_ref,
                 identity.ownership_entity_refs.join("\n")
             ),
-            None => claims_key(&claims),
+            None => claims_key_of(claim_parts(session)),
         };
         if let Some(profile) = target.profile {
             key.push('\0');
@@ -115,11 +114,13 @@ impl Backstage {
         let identity = match known {
             Some(identity) => identity.clone(),
             // Boxed: only a miss of the injection cache asks the resolver.
-            None => Box::pin(self.resolver.resolve(&claims)).await?,
+            None => Box::pin(self.resolver.resolve(&claims(session))).await?,
         };
         let token = self.tokens.token_for(&identity);
         let audience = target.audience.unwrap_or(&self.audience);
-        let assertion = self.tokens.assertion_for(&identity, &claims, audience, now);
+        let assertion = self
+            .tokens
+            .assertion_for(&identity, &claims(session), audience, now);
         let mut headers = Vec::with_capacity(2);
         if let Some(name) = self
             .token_header
@@ -158,6 +159,18 @@ impl Backstage {
     pub(super) fn resolver(&self) -> &IdentityResolver {
         &self.resolver
     }
+}
+
+/// [`claims`] without copying them, in [`Claims::parts`]' order: the
+/// injection cache's key, built on every request.
+fn claim_parts(session: &Session) -> [Option<&str>; 5] {
+    [
+        Some(session.subject.as_str()),
+        session.email.as_deref(),
+        session.preferred_username.as_deref(),
+        session.name.as_deref(),
+        session.picture.as_deref(),
+    ]
 }
 
 /// What the resolvers get to see of a session.

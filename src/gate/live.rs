@@ -4,6 +4,8 @@
 use http::StatusCode;
 use http::header::{HeaderMap, HeaderValue};
 
+use std::sync::Arc;
+
 use super::{Gate, SignIn, now};
 use crate::session::Session;
 
@@ -21,15 +23,16 @@ const SHARED_REFRESH_POLLS: u32 = 200;
 
 /// The outcome of the session phase.
 pub(super) struct Live {
-    pub session: Session,
+    /// Shared with the opened-session cache: read, never copied, per request.
+    pub session: Arc<Session>,
     /// `Set-Cookie` values to send back (a refreshed session).
     pub set_cookies: Vec<HeaderValue>,
 }
 
 impl Live {
-    pub(super) fn unchanged(session: Session) -> Self {
+    pub(super) fn unchanged(session: impl Into<Arc<Session>>) -> Self {
         Live {
-            session,
+            session: session.into(),
             set_cookies: Vec::new(),
         }
     }
@@ -74,7 +77,7 @@ impl Gate {
     /// can derive (whoever reads Redis learns nothing usable).
     async fn refresh_once_everywhere(
         &self,
-        session: Session,
+        session: Arc<Session>,
         refresh_token: String,
         headers: &HeaderMap,
         id: Option<&str>,
@@ -175,7 +178,7 @@ impl Gate {
     /// Refreshes at the IdP from this replica.
     async fn refresh_here(
         &self,
-        session: Session,
+        session: Arc<Session>,
         refresh_token: &str,
         headers: &HeaderMap,
         id: Option<&str>,
@@ -195,6 +198,7 @@ impl Gate {
                 Err(self.jar().clear_session(headers))
             }
             Ok(renewed) => {
+                let session = Arc::unwrap_or_clone(session);
                 let session = Session {
                     email: renewed.email.or(session.email),
                     name: renewed.name.or(session.name),
@@ -229,7 +233,7 @@ impl Gate {
                     }
                 };
                 Ok(Live {
-                    session,
+                    session: session.into(),
                     set_cookies,
                 })
             }

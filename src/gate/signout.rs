@@ -76,7 +76,7 @@ impl Gate {
         let id_token = self
             .jar()
             .read_session(headers, super::now())
-            .and_then(|s| s.id_token);
+            .and_then(|s| s.id_token.clone());
         let home = self.redirects.root();
         let target = match &self.sign_in {
             SignIn::Oidc(oidc) => oidc.end_session_url(id_token.as_deref(), &home),

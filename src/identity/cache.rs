@@ -71,26 +71,44 @@ impl IdentityCache {
 /// Every claim a resolver or the resulting identity reads, so that a change in
 /// any of them (a new email, a new display name) resolves afresh.
 pub fn cache_key(claims: &Claims) -> String {
-    use std::fmt::Write;
-    let parts = [
-        Some(claims.subject.as_str()),
-        claims.email.as_deref(),
-        claims.preferred_username.as_deref(),
-        claims.name.as_deref(),
-        claims.picture.as_deref(),
-    ];
+    key_of(claims.parts())
+}
+
+/// [`cache_key`] from the claims in [`Claims::parts`]' order, for a caller
+/// that holds them elsewhere (a session) and should not copy them first:
+/// this runs on every signed-in request.
+pub fn key_of(parts: [Option<&str>; 5]) -> String {
     let len: usize = parts.iter().flatten().map(|p| p.len() + 8).sum();
-    let mut key = String::with_capacity(len + parts.len());
+    let mut key = String::with_capacity(len + 2 * parts.len());
     // Length-prefixed so that no two different claim sets share a key.
     for part in parts {
         match part {
             Some(text) => {
-                let _ = write!(key, "{}:{text}|", text.len());
+                push_decimal(&mut key, text.len());
+                key.push(':');
+                key.push_str(text);
+                key.push('|');
             }
             None => key.push_str("-|"),
         }
     }
     key
+}
+
+/// `n` in decimal, without the formatting machinery.
+fn push_decimal(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]
@@ -120,6 +138,12 @@ mod tests {
         };
         assert_ne!(cache_key(&a), cache_key(&b));
         assert_eq!(cache_key(&a), cache_key(&a.clone()));
+        let long = Claims {
+            subject: "s".repeat(1234),
+            name: Some(String::new()),
+            ..Claims::default()
+        };
+        assert_eq!(cache_key(&long), format!("1234:{}|-|-|0:|-|", long.subject));
     }
 
     #[tokio::test]

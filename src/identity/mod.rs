@@ -14,7 +14,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use cache::cache_key as claims_key;
+pub use cache::key_of as claims_key_of;
 pub use catalog::CatalogUser;
 
 use crate::config::{CatalogConfig, CatalogSource, ResolverConfig};

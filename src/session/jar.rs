@@ -23,7 +23,7 @@ use super::{CHUNK_LEN, CookieTooLarge, MAX_CHUNKS, MAX_SESSION_LEN, SessionJar};
 
 impl SessionJar<'_> {
     /// The request's session, if it carries an intact one that is live at `now`.
-    pub fn read_session(&self, headers: &HeaderMap, now: u64) -> Option<Session> {
+    pub fn read_session(&self, headers: &HeaderMap, now: u64) -> Option<Arc<Session>> {
         let own = OwnCookies::scan(headers, self.settings.prefix());
         let sealed = sealed_session(&own)?;
         let session = match self.opened.and_then(|opened| opened.get(&sealed)) {
@@ -43,7 +43,7 @@ impl SessionJar<'_> {
                 session
             }
         };
-        session.is_live(now).then(|| Session::clone(&session))
+        session.is_live(now).then_some(session)
     }
 
     /// `Set-Cookie` values that store `session` until its `expires_at`, and

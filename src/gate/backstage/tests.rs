@@ -73,3 +73,15 @@ fn what_the_idp_sent_wins_over_the_catalog() {
         json!({"email": "jane@catalog.example", "displayName": "JANE"})
     );
 }
+
+#[test]
+fn the_injection_key_is_the_identity_cache_key_of_the_sessions_claims() {
+    let mut with = session(Some("j@example.com"), None, Some("https://p/j.png"));
+    with.preferred_username = Some("jane.d".into());
+    for s in [with, session(None, Some("Jane"), None)] {
+        assert_eq!(
+            crate::identity::claims_key_of(super::claim_parts(&s)),
+            crate::identity::claims_key_of(super::claims(&s).parts())
+        );
+    }
+}
