@@ -10,12 +10,14 @@
 //! byte (a test holds the two side by side); every other line goes to
 //! tracing-subscriber.
 
+mod clock;
+
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{Format, FormatEvent, FormatFields, Json, Writer};
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, format};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -24,14 +26,16 @@ pub const ACCESS_TARGET: &str = "access";
 
 /// stagepass's JSON lines. Use with `fmt_fields(JsonFields::new())`, which
 /// span fields need in this format.
-pub struct JsonLines<T = SystemTime> {
+pub use clock::Clock;
+
+pub struct JsonLines<T = Clock> {
     full: Format<Json, T>,
     timer: T,
 }
 
 impl JsonLines {
     pub fn new() -> Self {
-        Self::with_timer(SystemTime)
+        Self::with_timer(Clock)
     }
 }
 

@@ -166,7 +166,8 @@ fn init_tracing(format: LogFormat) -> stagepass::log_writer::FlushGuard {
     let (writer, guard) = stagepass::log_writer::BatchWriter::new(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer)
+        .with_timer(stagepass::log_format::Clock);
     match format {
         LogFormat::Json => builder
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())

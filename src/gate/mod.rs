@@ -218,7 +218,7 @@ pub fn normalize_path(uri: &mut http::Uri) -> Result<(), Error> {
     }
     let target = match uri.query() {
         Some(query) => format!("{normal}?{query}"),
-        None => normal,
+        None => normal.into_owned(),
     };
     let mut parts = std::mem::take(uri).into_parts();
     parts.path_and_query = Some(target.parse().map_err(Error::internal)?);

@@ -97,28 +97,26 @@ fn canonical(name: &HeaderName) -> Cow<'_, str> {
 }
 
 /// Removes hop-by-hop headers, including every header named in `Connection`.
+/// Nothing is collected first: most requests hold one or two such headers,
+/// and this runs twice on every request.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Tokens are compared in place (case and `_`/`-` folded byte by byte):
-    // no allocation per header and token.
-    let named: Vec<&[u8]> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(<[u8]>::trim_ascii)
-        .filter(|t| !t.is_empty())
-        .collect();
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| {
-            let n = name.as_str().as_bytes();
-            HOP_BY_HOP.iter().any(|h| same_name(n, h.as_bytes()))
-                || named.iter().any(|t| same_name(n, t))
-        })
+    // `Connection` goes last: until then it names what else goes.
+    while let Some(name) = (headers.keys())
+        .find(|name| *name != header::CONNECTION && is_hop_by_hop(headers, name))
         .cloned()
-        .collect();
-    for name in doomed {
+    {
         headers.remove(name);
     }
+    headers.remove(header::CONNECTION);
+}
+
+/// Tokens are compared in place (case and `_`/`-` folded byte by byte).
+fn is_hop_by_hop(headers: &HeaderMap, name: &HeaderName) -> bool {
+    let name = name.as_str().as_bytes();
+    HOP_BY_HOP.iter().any(|h| same_name(name, h.as_bytes()))
+        || (headers.get_all(header::CONNECTION).iter())
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|token| same_name(name, token.trim_ascii()))
 }
 
 /// Header names equal up to case and `_` versus `-` (see [`canonical`]).
@@ -134,13 +132,13 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
 /// the header stagepass injects its own token into (usually `Authorization`).
 pub fn strip_identity_headers<'a>(
     headers: &mut HeaderMap,
-    extra: impl IntoIterator<Item = &'a HeaderName>,
+    extra: impl IntoIterator<Item = &'a HeaderName, IntoIter: Clone>,
 ) {
-    let extra: Vec<Cow<'_, str>> = extra.into_iter().map(canonical).collect();
+    let extra = extra.into_iter();
     remove_where(headers, |n| {
         IDENTITY_HEADERS.contains(&n)
             || IDENTITY_PREFIXES.iter().any(|p| n.starts_with(p))
-            || extra.iter().any(|e| e == n)
+            || (extra.clone()).any(|e| same_name(n.as_bytes(), e.as_str().as_bytes()))
     });
 }
 
@@ -206,15 +204,17 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
         Some(chain) => HeaderValue::from_str(&format!("{chain}, {ip}")),
         None => HeaderValue::from_str(ip),
     };
-    insert(headers, "x-forwarded-for", xff.ok());
+    insert(headers, X_FORWARDED_FOR, xff.ok());
     let own_proto = HeaderValue::from_static(if peer.tls { "https" } else { "http" });
-    insert(
-        headers,
-        "x-forwarded-proto",
-        Some(proto.unwrap_or(own_proto)),
-    );
-    insert(headers, "x-forwarded-host", fwd_host.or(host));
+    insert(headers, X_FORWARDED_PROTO, Some(proto.unwrap_or(own_proto)));
+    insert(headers, X_FORWARDED_HOST, fwd_host.or(host));
 }
+
+// Constants: `HeaderName::from_static` called at run time checks its text
+// on every call.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The URL of the request a trusted proxy asks a forward-auth decision for,
 /// from `X-Forwarded-Proto`, `-Host` and `-Uri` (what nginx is configured to
@@ -244,13 +244,12 @@ pub fn last_forwarded_host(headers: &HeaderMap) -> Option<String> {
     last_value(headers, "x-forwarded-host").and_then(|v| v.to_str().ok().map(str::to_owned))
 }
 
+/// One name at a time, with nothing collected: usually there is none.
 fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
-    let names: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| doomed(&canonical(name)))
+    while let Some(name) = (headers.keys())
+        .find(|name| doomed(&canonical(name)))
         .cloned()
-        .collect();
-    for name in names {
+    {
         headers.remove(name);
     }
 }
@@ -275,9 +274,9 @@ fn last_value(headers: &HeaderMap, name: &'static str) -> Option<HeaderValue> {
         .flatten()
 }
 
-fn insert(headers: &mut HeaderMap, name: &'static str, value: Option<HeaderValue>) {
+fn insert(headers: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
     if let Some(value) = value {
-        headers.insert(HeaderName::from_static(name), value);
+        headers.insert(name, value);
     }
 }
 

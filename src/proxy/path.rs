@@ -13,13 +13,43 @@
 //!   parameters (`..;`), a raw backslash or control character. Each has a reading in which it changes
 //!   which resource is meant, and guessing is how bypasses happen.
 
+use std::borrow::Cow;
+
 /// Why a path is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadPath(pub &'static str);
 
 /// The normalised form of `path` (the part of the request target before
-/// `?`), which must start with `/`.
-pub fn normalize(path: &str) -> Result<String, BadPath> {
+/// `?`), which must start with `/`. Borrowed when `path` is normal already,
+/// as nearly every request's is.
+pub fn normalize(path: &str) -> Result<Cow<'_, str>, BadPath> {
+    match already_normal(path) {
+        true => Ok(Cow::Borrowed(path)),
+        false => rebuild(path).map(Cow::Owned),
+    }
+}
+
+/// True when `path` is its own normal form, told without building it: no
+/// escape, nothing to refuse, no dot segment (with parameters or not), no
+/// empty segment but a trailing one. Anything else takes [`rebuild`].
+fn already_normal(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if !(path.bytes()).all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\') {
+        return false;
+    }
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let dot = matches!(segment.split(';').next(), Some("." | ".."));
+        if dot || (segment.is_empty() && segments.peek().is_some()) {
+            return false;
+        }
+    }
+    true
+}
+
+fn rebuild(path: &str) -> Result<String, BadPath> {
     if !path.starts_with('/') {
         return Err(BadPath("the path must start with /"));
     }

@@ -2,7 +2,9 @@ use super::*;
 use proptest::prelude::*;
 
 fn ok(path: &str) -> String {
-    normalize(path).unwrap_or_else(|e| panic!("{path}: {e:?}"))
+    normalize(path)
+        .unwrap_or_else(|e| panic!("{path}: {e:?}"))
+        .into_owned()
 }
 
 #[test]
@@ -83,5 +85,37 @@ proptest! {
         // Behind any prefix, the result stays under it.
         let joined = format!("/app-a{normal}");
         prop_assert_eq!(normalize(&joined).unwrap().starts_with("/app-a"), true);
+    }
+}
+
+proptest! {
+    /// What the shortcut lets through unchanged, the full rebuild leaves
+    /// unchanged too; whatever it declines, the rebuild decides.
+    #[test]
+    fn the_shortcut_agrees_with_the_rebuild(path in "/[a./%2e;\\\\ A-F]{0,12}") {
+        prop_assert_eq!(normalize(&path).map(Cow::into_owned), rebuild(&path));
+        if already_normal(&path) {
+            prop_assert_eq!(rebuild(&path), Ok(path.clone()));
+        }
+    }
+}
+
+#[test]
+fn normal_paths_are_borrowed_as_they_are() {
+    for path in [
+        "/",
+        "/a",
+        "/a/",
+        "/api/catalog/entities;x",
+        "/a/...",
+        "/.well-known/x",
+    ] {
+        assert!(
+            matches!(normalize(path), Ok(Cow::Borrowed(p)) if p == path),
+            "{path}"
+        );
+    }
+    for path in ["//a", "/a/.", "/a/..;x/b", "/%41", "/a//"] {
+        assert!(!already_normal(path), "{path}");
     }
 }
