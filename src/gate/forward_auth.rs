@@ -77,10 +77,10 @@ impl Gate {
             (self.admit_session_or_bearer(req.headers(), request_id(req), route)).await
         };
         match outcome {
-            Ok(admitted) => {
+            Ok(mut admitted) => {
                 let mut response = Response::new(crate::body::empty());
                 let headers = response.headers_mut();
-                for (name, value) in admitted.headers(PersonField::answer_name) {
+                for (name, value) in admitted.take_headers(PersonField::answer_name) {
                     headers.append(name, value);
                 }
                 for cookie in admitted.set_cookies {

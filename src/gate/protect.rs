@@ -36,24 +36,29 @@ pub(super) struct Admitted {
 }
 
 impl Admitted {
-    /// The headers a proxied request carries upstream.
-    pub fn upstream(&self) -> Injected {
+    /// The headers a proxied request carries upstream; see [`Self::take_headers`].
+    pub fn upstream(&mut self) -> Injected {
         Injected {
-            headers: self.headers(PersonField::upstream_name),
+            headers: self.take_headers(PersonField::upstream_name),
             session_ends: Some(self.session_ends),
         }
     }
 
-    /// Every header, the identity ones named by `name`.
-    pub fn headers(&self, name: fn(PersonField) -> HeaderName) -> Vec<(HeaderName, HeaderValue)> {
-        let catalog_person = self.backstage.iter().flat_map(|b| &b.person);
-        let mut headers: Vec<_> = self
-            .person
-            .iter()
-            .chain(catalog_person)
-            .map(|(field, value)| (name(*field), value.clone()))
-            .collect();
-        if let Some(backstage) = &self.backstage {
+    /// Every header, the identity ones named by `name`. The session's are
+    /// moved out, not cloned (a first clone of a header value allocates),
+    /// so this is for one use.
+    pub fn take_headers(
+        &mut self,
+        name: fn(PersonField) -> HeaderName,
+    ) -> Vec<(HeaderName, HeaderValue)> {
+        let cached = self.backstage.as_deref();
+        let cached_len = cached.map_or(0, |b| b.person.len() + b.headers.len());
+        let mut headers = Vec::with_capacity(self.person.len() + cached_len);
+        let session_person = std::mem::take(&mut self.person).into_iter();
+        headers.extend(session_person.map(|(field, value)| (name(field), value)));
+        if let Some(backstage) = cached {
+            let catalog_person = backstage.person.iter();
+            headers.extend(catalog_person.map(|(field, value)| (name(*field), value.clone())));
             headers.extend(backstage.headers.iter().cloned());
         }
         headers
@@ -193,7 +198,7 @@ impl Gate {
     /// sockets: what the whole-path benchmark measures.
     pub async fn upstream_head(&self, parts: &mut Parts, peer: Peer) -> Result<(), Error> {
         let id = parts.extensions.get::<RequestId>().map(RequestId::as_str);
-        let admitted = match self.admit(&parts.headers, id, None).await {
+        let mut admitted = match self.admit(&parts.headers, id, None).await {
             Ok(admitted) => admitted,
             Err(Refused::SignInRequired(_)) => {
                 return Err(client_error(
@@ -316,6 +321,7 @@ async fn forward_admitted(
     owned: &[HeaderName],
     admitted: Admitted,
 ) -> Result<Response<Body>, Error> {
+    let mut admitted = admitted;
     let mut response = forwarder
         .forward(req, peer, owned, admitted.upstream())
         .await

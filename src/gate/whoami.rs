@@ -25,7 +25,7 @@ impl Gate {
         &self,
         req: Request<Incoming>,
         peer: Peer,
-        admitted: Admitted,
+        mut admitted: Admitted,
     ) -> Result<Response<Body>, Error> {
         let browser = crate::html::wants_html(req.headers());
         let id = request_id(&req).map(str::to_owned);

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, GetAll, HeaderMap, HeaderName, HeaderValue};
 
 use super::peer::Peer;
 use crate::cookie_header;
@@ -101,20 +101,24 @@ fn canonical(name: &HeaderName) -> Cow<'_, str> {
 /// and this runs twice on every request.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // `Connection` goes last: until then it names what else goes.
-    while let Some(name) = (headers.keys())
-        .find(|name| *name != header::CONNECTION && is_hop_by_hop(headers, name))
-        .cloned()
-    {
-        headers.remove(name);
+    loop {
+        let connection = headers.get_all(header::CONNECTION);
+        let doomed = (headers.keys())
+            .find(|name| *name != header::CONNECTION && is_hop_by_hop(name, &connection))
+            .cloned();
+        match doomed {
+            Some(name) => headers.remove(name),
+            None => break,
+        };
     }
     headers.remove(header::CONNECTION);
 }
 
 /// Tokens are compared in place (case and `_`/`-` folded byte by byte).
-fn is_hop_by_hop(headers: &HeaderMap, name: &HeaderName) -> bool {
+fn is_hop_by_hop(name: &HeaderName, connection: &GetAll<'_, HeaderValue>) -> bool {
     let name = name.as_str().as_bytes();
     HOP_BY_HOP.iter().any(|h| same_name(name, h.as_bytes()))
-        || (headers.get_all(header::CONNECTION).iter())
+        || (connection.iter())
             .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .any(|token| same_name(name, token.trim_ascii()))
 }

@@ -58,7 +58,22 @@ fn generate() -> HeaderValue {
     let mut text = [0u8; 24];
     let prefix = hex(&mut text[..8], u64::from(*PREFIX));
     let len = prefix + hex(&mut text[8..], n);
-    HeaderValue::from_bytes(&text[..len]).expect("hex is a header value")
+    // Shared from the start: the id is cloned into the upstream request,
+    // the response and the log, and a first clone of a copied value
+    // allocates again.
+    let shared = bytes::Bytes::from_owner(Hex { text, len });
+    HeaderValue::from_maybe_shared(shared).expect("hex is a header value")
+}
+
+struct Hex {
+    text: [u8; 24],
+    len: usize,
+}
+
+impl AsRef<[u8]> for Hex {
+    fn as_ref(&self) -> &[u8] {
+        &self.text[..self.len]
+    }
 }
 
 /// Writes `n` in lower-case hex, at least 8 digits, at the start of `out`;

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -53,12 +54,15 @@ async fn serve(
     let started = Instant::now();
     let html = respond::wants_html(req.headers());
     let method = req.method().clone();
-    // The path only: the query may carry authorization codes or tokens.
-    let path = req.uri().path().to_owned();
+    // A shared reference into the request's own bytes, not a copy.
+    let target = req.uri().path_and_query().cloned();
+    // The path only is logged: the query may carry authorization codes or
+    // tokens.
+    let path = target.as_ref().map_or("", PathAndQuery::path);
     // "Try again" on a 5xx page reloads what the browser asked for; never
     // for stagepass's own routes (a callback's code is single-use).
     let retry = (method == http::Method::GET && !auth_route)
-        .then(|| req.uri().path_and_query().map(|pq| pq.as_str().to_owned()))
+        .then(|| target.as_ref().map(PathAndQuery::as_str))
         .flatten();
     let checked = normalized
         .and_then(|()| check_header_size(&req, app.config.stagepass.max_request_header_bytes));
@@ -73,7 +77,7 @@ async fn serve(
             let page = respond::PageContext {
                 id,
                 site: &app.config.stagepass.site_name,
-                retry: retry.as_deref(),
+                retry,
             };
             respond::error_response(&err, html, &page)
         }),
