@@ -212,6 +212,14 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {printf "%
 counters() { curl -fs http://127.0.0.1:18090/metrics |
   grep -E '^stagepass_(catalog_lookups|tokens_signed|unknown_key_ids|idp_errors|upstream_errors)' || true; }
 counters_before=$(counters)
+# Every target first serves 2 s unmeasured: connections, caches and the
+# allocator's heap are warm in every measured round, not only the later ones.
+warm() { taskset -c "$load_cpu" wrk -t1 -c"$connections" -d2s "$@" > /dev/null; }
+warm http://127.0.0.1:18080/x
+warm http://127.0.0.1:18082/x
+warm -H "Cookie: $cookie" http://127.0.0.1:18000/x
+warm -H "Cookie: $apache_cookie" http://127.0.0.1:18084/x
+[ -z "$baseline_pid" ] || warm -H "Cookie: $baseline_cookie" http://127.0.0.1:18001/x
 echo "== $rounds rounds x ${duration}s, wrk -t1 -c$connections on CPU $load_cpu, servers on CPU $server_cpu, cookie ${#cookie} bytes"
 for _ in $(seq "$rounds"); do
   measure upstream http://127.0.0.1:18080/x "$up_pid" --
@@ -289,7 +297,9 @@ paste <(echo "$counters_before") <(counters)
 curl -fs http://127.0.0.1:18090/metrics | grep -E '^stagepass_requests_total' || true
 
 hwm() { awk '/VmHWM/{print $2" "$3}' "/proc/$sp_pid/status"; }
-rss() { awk '/VmRSS/{print $2" "$3}' "/proc/$sp_pid/status"; }
+# RSS, and its two parts: anonymous (heap, stacks: what connections cost)
+# and file-backed (the binary's own pages, shared with the page cache).
+rss() { awk '/VmRSS|RssAnon|RssFile/{printf "%s %s %s  ", $1, $2, $3}' "/proc/$sp_pid/status"; }
 echo "== memory with 1,000 idle keep-alive connections (each served one request first)"
 echo "before: RSS $(rss)"
 ulimit -n 4096
@@ -303,11 +313,43 @@ for _ in range(1000):
     s.sendall(req)
     assert s.recv(65536).startswith(b"HTTP/1.1 200"), "not served"
     conns.append(s)
-rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
-print(f"with 1,000 idle connections open: RSS {rss} kB")
+status = {l.split(":")[0]: l.split()[1] for l in open(f"/proc/{pid}/status")}
+print(f"with 1,000 idle connections open: VmRSS {status['VmRSS']} kB"
+      f"  (RssAnon {status['RssAnon']} kB, RssFile {status['RssFile']} kB)")
 PY
 echo "== memory: peak RSS (VmHWM) of stagepass"
 echo "after the load test: $(hwm)"
-head -c 1073741824 /dev/zero | curl -fs -o /dev/null -H "Cookie: $cookie" -H "Expect:" -X POST -T - \
-  http://127.0.0.1:18000/upload -w "1 GiB upload: HTTP %{http_code} in %{time_total}s\n" || true
+upload() { # url [curl args]: seconds to stream 1 GiB up
+  local url=$1; shift
+  head -c 1073741824 /dev/zero | taskset -c "$load_cpu" curl -fs -o /dev/null -H "Expect:" -X POST -T - \
+    "$@" "$url" -w "%{time_total}" || echo failed
+}
+direct=$(upload http://127.0.0.1:18080/upload)
+through=$(upload http://127.0.0.1:18000/upload -H "Cookie: $cookie")
+echo "1 GiB upload: direct to the upstream ${direct}s, through stagepass ${through}s:" \
+  "$(echo "$direct / $through" | bc -l | xargs printf "%.2f")x the direct throughput"
 echo "after a 1 GiB upload: $(hwm)"
+
+echo "== start-up: from exec to /readyz 200 (the IdP is local), 5 starts, each figure"
+sed 's/listen: 127.0.0.1:18000/listen: 127.0.0.1:18002/; s/18090/18092/' "$work/stagepass.yaml" > "$work/startup.yaml"
+python3 - target/release/stagepass "$work/startup.yaml" <<'PY'
+import socket, subprocess, sys, time
+def ready():
+    try:
+        with socket.create_connection(("127.0.0.1", 18092), timeout=1) as s:
+            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+times = []
+for _ in range(5):
+    started = time.monotonic()
+    child = subprocess.Popen([sys.argv[1], "--config", sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not ready():
+        if time.monotonic() - started > 10:
+            sys.exit("not ready within 10 s")
+        time.sleep(0.0005)
+    times.append((time.monotonic() - started) * 1000)
+    child.terminate(); child.wait()
+print("start-up to /readyz 200: " + ", ".join(f"{t:.0f}" for t in times) + " ms")
+PY
