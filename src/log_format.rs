@@ -12,6 +12,7 @@
 
 mod clock;
 
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
@@ -82,44 +83,64 @@ where
         if meta.target() != ACCESS_TARGET || in_span {
             return self.full.format_event(ctx, writer, event);
         }
+        // Built in a buffer of this thread's, then written once: every
+        // write to `writer` is a dynamic call, and a line has dozens.
+        thread_local! {
+            static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            self.access_line(line, event)?;
+            writer.write_str(line)
+        })
+    }
+}
+
+impl<T: FormatTime> JsonLines<T> {
+    fn access_line(&self, line: &mut String, event: &Event<'_>) -> fmt::Result {
+        let meta = event.metadata();
         // RFC 3339 timestamps hold nothing that JSON escapes.
-        writer.write_str("{\"timestamp\":\"")?;
-        self.timer.format_time(&mut writer)?;
-        write!(writer, "\",\"level\":\"{}\"", meta.level())?;
+        line.push_str("{\"timestamp\":\"");
+        self.timer.format_time(&mut Writer::new(line))?;
+        line.push_str("\",\"level\":\"");
+        line.push_str(meta.level().as_str());
+        line.push('"');
         let mut fields = Fields {
-            out: &mut writer,
+            out: line,
             result: Ok(()),
         };
         event.record(&mut fields);
         fields.result?;
-        writer.write_str(",\"target\":")?;
-        write_str(&mut writer, meta.target())?;
-        writer.write_str("}\n")
+        line.push_str(",\"target\":");
+        write_str(line, meta.target());
+        line.push_str("}\n");
+        Ok(())
     }
 }
 
 /// Writes each field as `,"name":value`, the way tracing-serde does.
-struct Fields<'a, 'w> {
-    out: &'a mut Writer<'w>,
+struct Fields<'a> {
+    out: &'a mut String,
     result: fmt::Result,
 }
 
-impl Fields<'_, '_> {
-    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+impl Fields<'_> {
+    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut String) -> fmt::Result) {
         if self.result.is_ok() {
-            self.result = (|| {
-                self.out.write_char(',')?;
-                write_str(self.out, field.name())?;
-                self.out.write_char(':')?;
-                value(self.out)
-            })();
+            self.out.push(',');
+            write_str(self.out, field.name());
+            self.out.push(':');
+            self.result = value(self.out);
         }
     }
 }
 
-impl Visit for Fields<'_, '_> {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.entry(field, |out| write_str(out, value));
+        self.entry(field, |out| {
+            write_str(out, value);
+            Ok(())
+        });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -144,24 +165,25 @@ impl Visit for Fields<'_, '_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.entry(field, |out| {
-            out.write_char('"')?;
+            out.write_str("\"")?;
             write!(Escaped(out), "{value:?}")?;
-            out.write_char('"')
+            out.write_str("\"")
         });
     }
 }
 
 /// A JSON string literal.
-fn write_str(out: &mut Writer<'_>, text: &str) -> fmt::Result {
-    out.write_char('"')?;
-    Escaped(out).write_str(text)?;
-    out.write_char('"')
+fn write_str(out: &mut String, text: &str) {
+    out.push('"');
+    // Writing to a String cannot fail.
+    let _ = Escaped(out).write_str(text);
+    out.push('"');
 }
 
 /// Escapes what serde_json escapes: `"`, `\` and control characters.
-struct Escaped<'a, 'w>(&'a mut Writer<'w>);
+struct Escaped<'a>(&'a mut String);
 
-impl fmt::Write for Escaped<'_, '_> {
+impl fmt::Write for Escaped<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         // Nearly always nothing to escape: one pass to check, one write.
         if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
