@@ -313,7 +313,8 @@ for _ in range(1000):
     s.sendall(req)
     assert s.recv(65536).startswith(b"HTTP/1.1 200"), "not served"
     conns.append(s)
-status = {l.split(":")[0]: l.split()[1] for l in open(f"/proc/{pid}/status")}
+status = {l.split(":")[0]: l.split()[1] for l in open(f"/proc/{pid}/status")
+          if l.startswith(("VmRSS", "RssAnon", "RssFile"))}
 print(f"with 1,000 idle connections open: VmRSS {status['VmRSS']} kB"
       f"  (RssAnon {status['RssAnon']} kB, RssFile {status['RssFile']} kB)")
 PY
