@@ -22,13 +22,16 @@ use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, format};
 use tracing_subscriber::registry::LookupSpan;
 
+/// The largest line buffer a thread keeps between lines.
+const MAX_KEPT_LINE: usize = 16 * 1024;
+
 /// The target of the access line (`tracing::info!(target: "access", …)`).
 pub const ACCESS_TARGET: &str = "access";
 
-/// stagepass's JSON lines. Use with `fmt_fields(JsonFields::new())`, which
-/// span fields need in this format.
 pub use clock::Clock;
 
+/// stagepass's JSON lines. Use with `fmt_fields(JsonFields::new())`, which
+/// span fields need in this format.
 pub struct JsonLines<T = Clock> {
     full: Format<Json, T>,
     timer: T,
@@ -88,10 +91,23 @@ where
         thread_local! {
             static LINE: RefCell<String> = const { RefCell::new(String::new()) };
         }
-        LINE.with_borrow_mut(|line| {
+        LINE.with(|cell| {
+            // Were an access line ever formatted while one is (a field
+            // that logs as it is written), it gets a buffer of its own.
+            let mut own = String::new();
+            let mut borrowed = cell.try_borrow_mut();
+            let line = match borrowed.as_deref_mut() {
+                Ok(line) => line,
+                Err(_) => &mut own,
+            };
             line.clear();
             self.access_line(line, event)?;
-            writer.write_str(line)
+            writer.write_str(line)?;
+            // A line with a huge path does not keep its buffer that large.
+            if line.capacity() > MAX_KEPT_LINE {
+                *line = String::new();
+            }
+            Ok(())
         })
     }
 }

@@ -97,20 +97,20 @@ fn canonical(name: &HeaderName) -> Cow<'_, str> {
 }
 
 /// Removes hop-by-hop headers, including every header named in `Connection`.
-/// Nothing is collected first: most requests hold one or two such headers,
-/// and this runs twice on every request.
+/// One pass over the names; nothing is allocated unless a header other
+/// than `Connection` itself goes (most requests have none).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // `Connection` goes last: until then it names what else goes.
-    loop {
-        let connection = headers.get_all(header::CONNECTION);
-        let doomed = (headers.keys())
-            .find(|name| *name != header::CONNECTION && is_hop_by_hop(name, &connection))
-            .cloned();
-        match doomed {
-            Some(name) => headers.remove(name),
-            None => break,
-        };
+    let connection = headers.get_all(header::CONNECTION);
+    let mut doomed = Vec::new();
+    for name in headers.keys() {
+        if *name != header::CONNECTION && is_hop_by_hop(name, &connection) {
+            doomed.push(name.clone());
+        }
     }
+    for name in doomed {
+        headers.remove(name);
+    }
+    // Last: until now it named what else goes.
     headers.remove(header::CONNECTION);
 }
 
@@ -248,12 +248,15 @@ pub fn last_forwarded_host(headers: &HeaderMap) -> Option<String> {
     last_value(headers, "x-forwarded-host").and_then(|v| v.to_str().ok().map(str::to_owned))
 }
 
-/// One name at a time, with nothing collected: usually there is none.
+/// One pass; nothing is allocated when nothing goes, as usual.
 fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
-    while let Some(name) = (headers.keys())
-        .find(|name| doomed(&canonical(name)))
-        .cloned()
-    {
+    let mut names = Vec::new();
+    for name in headers.keys() {
+        if doomed(&canonical(name)) {
+            names.push(name.clone());
+        }
+    }
+    for name in names {
         headers.remove(name);
     }
 }

@@ -80,12 +80,13 @@ pub struct Listeners {
 /// requests `stagepass.shutdownGracePeriod` to finish.
 pub async fn run(listeners: Listeners, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
-    let builder = connection_builder(&app);
+    let builder = connection_builder(&app, Role::Public);
+    let admin_builder = connection_builder(&app, Role::Admin);
     let public_cap = Arc::new(Semaphore::new(app.config.stagepass.max_connections));
     let admin_cap = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
     tokio::select! {
         () = accept_loop(listeners.public, Role::Public, &app, &builder, &graceful, public_cap) => {}
-        () = accept_loop(listeners.admin, Role::Admin, &app, &builder, &graceful, admin_cap) => {}
+        () = accept_loop(listeners.admin, Role::Admin, &app, &admin_builder, &graceful, admin_cap) => {}
         () = shutdown => tracing::info!("shutdown requested; no longer accepting connections"),
     }
     let grace = app.config.stagepass.shutdown_grace_period;
@@ -101,8 +102,14 @@ enum Role {
     Admin,
 }
 
-fn connection_builder(app: &App) -> auto::Builder<TokioExecutor> {
+fn connection_builder(app: &App, role: Role) -> auto::Builder<TokioExecutor> {
     let limit = app.config.stagepass.max_request_header_bytes;
+    // The admin port takes no uploads and checks no head size of its own:
+    // hyper's buffer stays its limit there.
+    let read_buffer_max = match role {
+        Role::Public => READ_BUFFER_MAX,
+        Role::Admin => 8192,
+    };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -112,7 +119,7 @@ fn connection_builder(app: &App) -> auto::Builder<TokioExecutor> {
         // directly (bench/load.sh). Heads are held to the configured limit
         // exactly after parsing (`public::check_header_size`, 431 with a
         // reason); a head beyond this buffer is refused by hyper (431).
-        .max_buf_size(limit.max(READ_BUFFER_MAX))
+        .max_buf_size(limit.max(read_buffer_max))
         .header_read_timeout(app.config.stagepass.timeouts.idle);
     builder
         .http2()
