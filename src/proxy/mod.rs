@@ -223,10 +223,10 @@ impl Upstream {
             (Some(host), None) => host.to_owned(),
             (None, _) => String::new(),
         };
-        let address = match url.host_str() {
-            Some(_) => format!("{}://{authority}/", url.scheme()).parse().ok(),
-            None => None,
-        };
+        let origin = format!("{}://{authority}", url.scheme());
+        let address: Option<Uri> = url
+            .host_str()
+            .and_then(|_| format!("{origin}/").parse().ok());
         let host = address
             .as_ref()
             .and_then(|_| HeaderValue::from_str(&authority).ok());
@@ -238,7 +238,7 @@ impl Upstream {
         Upstream {
             address,
             host,
-            origin: format!("{}://{authority}", url.scheme()),
+            origin,
             prefix,
         }
     }
@@ -308,44 +308,47 @@ mod tests {
 
     /// What the upstream is sent: `Host`, the origin-form target, and
     /// where the pool dials.
-    fn target(upstream: &str, request: &str) -> (String, String, String) {
+    fn target(upstream: &str, request: &str) -> [String; 3] {
         let upstream = Upstream::from_url(&upstream.parse().unwrap());
         let uri = upstream.uri_for(&request.parse().unwrap()).unwrap();
         let host = upstream.host.map(|h| h.to_str().unwrap().to_owned());
         let dialled = upstream.address.map(|a| a.to_string());
-        (
+        [
             host.unwrap_or_default(),
             uri.to_string(),
             dialled.unwrap_or_default(),
-        )
-    }
-
-    fn sent(host: &str, uri: &str, dialled: &str) -> (String, String, String) {
-        (host.into(), uri.into(), dialled.into())
+        ]
     }
 
     #[test]
     fn the_upstream_uri_keeps_path_and_query_behind_the_prefix() {
-        assert_eq!(
-            target("http://app:3000", "/a/b?x=1"),
-            sent("app:3000", "/a/b?x=1", "http://app:3000/")
-        );
-        assert_eq!(
-            target("http://app:3000/", "/"),
-            sent("app:3000", "/", "http://app:3000/")
-        );
-        assert_eq!(
-            target("https://gw/app-a/", "/x?q"),
-            sent("gw", "/app-a/x?q", "https://gw/")
-        );
-        assert_eq!(
-            target("http://[::1]:7007", "/api"),
-            sent("[::1]:7007", "/api", "http://[::1]:7007/")
-        );
-        assert_eq!(
-            target("http://[::1]", "/api"),
-            sent("[::1]", "/api", "http://[::1]/")
-        );
-        assert_eq!(target("builtin:whoami", "/me?x"), sent("", "/me?x", ""));
+        // (upstream, request) → [Host, target, dialled]
+        let cases = [
+            (
+                "http://app:3000",
+                "/a/b?x=1",
+                ["app:3000", "/a/b?x=1", "http://app:3000/"],
+            ),
+            (
+                "http://app:3000/",
+                "/",
+                ["app:3000", "/", "http://app:3000/"],
+            ),
+            (
+                "https://gw/app-a/",
+                "/x?q",
+                ["gw", "/app-a/x?q", "https://gw/"],
+            ),
+            (
+                "http://[::1]:7007",
+                "/api",
+                ["[::1]:7007", "/api", "http://[::1]:7007/"],
+            ),
+            ("http://[::1]", "/api", ["[::1]", "/api", "http://[::1]/"]),
+            ("builtin:whoami", "/me?x", ["", "/me?x", ""]),
+        ];
+        for (upstream, request, sent) in cases {
+            assert_eq!(target(upstream, request), sent, "{upstream} {request}");
+        }
     }
 }

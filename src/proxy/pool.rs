@@ -51,6 +51,13 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Idle for `timeout` or longer: to be closed, not used.
+    fn outlived(&self, timeout: Duration) -> bool {
+        self.since.elapsed() >= timeout
+    }
+}
+
 /// Why a request got no response from the upstream.
 #[derive(Debug)]
 pub(super) enum SendError {
@@ -110,7 +117,7 @@ impl Inner {
     fn take_idle(&self) -> Option<SendRequest<Body>> {
         let mut idle = lock(self.worker_list());
         while let Some(conn) = idle.pop_back() {
-            if conn.sender.is_ready() && conn.since.elapsed() < self.idle_timeout {
+            if conn.sender.is_ready() && !conn.outlived(self.idle_timeout) {
                 return Some(conn.sender);
             }
         }
@@ -169,9 +176,7 @@ impl Inner {
     /// the upstream has closed.
     fn drop_expired(&self) {
         for list in &self.idle {
-            lock(list).retain(|conn| {
-                !conn.sender.is_closed() && conn.since.elapsed() < self.idle_timeout
-            });
+            lock(list).retain(|conn| !conn.sender.is_closed() && !conn.outlived(self.idle_timeout));
         }
     }
 }
