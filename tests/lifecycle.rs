@@ -131,3 +131,70 @@ async fn tls_listener_negotiates_http2_and_http1() {
         assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
     }
 }
+
+/// Shutdown closes the connections that have nothing in flight at once
+/// rather than waiting out the grace period: an HTTP/1 keep-alive connection
+/// between requests, an HTTP/2 one, and one that has not sent a byte yet.
+#[tokio::test]
+async fn shutdown_closes_idle_connections_without_waiting_out_the_grace_period() {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    let long = std::time::Duration::from_secs(600);
+    cfg.stagepass.shutdown_grace_period = long;
+    cfg.stagepass.timeouts.request_headers = long;
+    let mut sp = start(cfg).await;
+    // Accepted first (the listener hands connections out in order).
+    let silent = tokio::net::TcpStream::connect(sp.public).await.unwrap();
+    let http1 = kept_alive_after_one_request(&sp, false).await;
+    let http2 = kept_alive_after_one_request(&sp, true).await;
+    sp.begin_shutdown();
+    // The bound only keeps a broken build from hanging the suite; the
+    // grace period is ten times longer.
+    let bound = std::time::Duration::from_secs(60);
+    tokio::time::timeout(bound, sp.join())
+        .await
+        .expect("shutdown waited for idle connections");
+    for (name, (_sender, conn)) in [("HTTP/1", http1), ("HTTP/2", http2)] {
+        let closed = tokio::time::timeout(bound, conn).await;
+        assert!(closed.is_ok(), "{name}: the connection stayed open");
+    }
+    drop(silent);
+}
+
+/// Opens a client connection, serves one request over it, and returns its
+/// sender (the client keeps the connection while it holds one) and the task
+/// driving it, which ends when the server closes the connection.
+async fn kept_alive_after_one_request(
+    sp: &Stagepass,
+    http2: bool,
+) -> (Box<dyn std::any::Any>, tokio::task::JoinHandle<()>) {
+    let io = hyper_util::rt::TokioIo::new(tokio::net::TcpStream::connect(sp.public).await.unwrap());
+    let req = request("GET", &sp.url("/echo"))
+        .body(Full::<bytes::Bytes>::default())
+        .unwrap();
+    let (response, sender, conn) = if http2 {
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                .await
+                .unwrap();
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let response = sender.send_request(req).await.unwrap();
+        (response, Box::new(sender) as Box<dyn std::any::Any>, conn)
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let (mut parts, body) = req.into_parts();
+        parts.uri = "/echo".parse().unwrap();
+        parts.headers.insert("host", "localhost".parse().unwrap());
+        let req = http::Request::from_parts(parts, body);
+        let response = sender.send_request(req).await.unwrap();
+        (response, Box::new(sender) as Box<dyn std::any::Any>, conn)
+    };
+    assert_eq!(response.status(), 200);
+    let _ = response.into_body().collect().await;
+    (sender, conn)
+}

@@ -309,3 +309,39 @@ async fn upstream_connections_are_reused() {
         "20 sequential requests used {connections} upstream connections"
     );
 }
+
+/// A client whose request arrives in pieces, a byte at first, is served
+/// like any other: whether a connection speaks HTTP/2 is told from its
+/// first bytes, and "P" (POST, PUT, PATCH or HTTP/2's preface) cannot tell.
+#[tokio::test]
+async fn requests_arriving_in_pieces_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = upstream::start().await;
+    let sp = start(config(up.url())).await;
+    let cookie = session_cookie(&test_session());
+    for method in ["GET", "POST", "PUT"] {
+        let head = format!(
+            "{method} /echo?pieces=1 HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+        );
+        let mut stream = tokio::net::TcpStream::connect(sp.public).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (first, rest) = head.as_bytes().split_at(1);
+        stream.write_all(first).await.unwrap();
+        // Only to let the first byte travel alone; nothing is timed.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        for piece in rest.chunks(7) {
+            stream.write_all(piece).await.unwrap();
+        }
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{method}: {response}");
+        let seen = up.controls.last();
+        assert_eq!(
+            (seen.method.as_str(), seen.uri.as_str()),
+            (method, "/echo?pieces=1")
+        );
+        let (_, body) = response.split_once("\r\n\r\n").unwrap();
+        let echoed: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(echoed["body"], "hi", "{method}");
+    }
+}

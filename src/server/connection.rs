@@ -1,0 +1,256 @@
+//! One client connection: which protocol it speaks, its first-head
+//! deadline, and finishing its requests when the server drains.
+//!
+//! A cleartext connection is looked at (peeked, nothing consumed) before
+//! hyper reads it: anything but the start of HTTP/2's preface goes straight
+//! to hyper's HTTP/1 server. hyper-util's auto-detection read the first 24
+//! bytes of every connection into a buffer of its own and then grew hyper's
+//! read buffer to 16 KiB to put them back, and its connection type made
+//! every connection's task larger: with 1,000 idle keep-alive connections,
+//! 21.8 KB of memory each against 14 KB (`bench/load.sh`). HTTP/2 with prior
+//! knowledge, a first read too short to tell, and TLS without ALPN still go
+//! through the auto-detection, unchanged.
+
+use std::convert::Infallible;
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::{App, MAX_CONCURRENT_STREAMS, Role, admin, public};
+use crate::proxy::Peer;
+
+/// The most an HTTP/1 connection reads at once (and buffers of a head).
+const READ_BUFFER_MAX: usize = 128 * 1024;
+
+/// HTTP/2 with prior knowledge opens with `PRI * HTTP/2.0`; RFC 9113 (3.4)
+/// reserves the method, so no HTTP/1 request starts this way.
+const HTTP2_PREFACE_START: &[u8] = b"PRI ";
+
+/// hyper's servers for one listener, configured once.
+pub(super) struct Protocols {
+    http1: http1::Builder,
+    negotiated: auto::Builder<TokioExecutor>,
+}
+
+impl Protocols {
+    pub(super) fn new(app: &App, role: Role) -> Self {
+        let limit = app.config.stagepass.max_request_header_bytes;
+        let idle = app.config.stagepass.timeouts.idle;
+        // hyper's buffer bounds both a request head and each read of a
+        // body: at 16 KiB, a 1 GiB upload took twice as long as sent
+        // directly (bench/load.sh). Heads are held to the configured limit
+        // exactly after parsing (`public::check_header_size`, 431 with a
+        // reason); a head beyond this buffer is refused by hyper (431). The
+        // admin port takes no uploads and checks no head size of its own:
+        // hyper's smallest buffer stays its limit there.
+        let read_buffer = match role {
+            Role::Public => limit.max(READ_BUFFER_MAX),
+            Role::Admin => 8192,
+        };
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .max_buf_size(read_buffer)
+            .header_read_timeout(idle);
+        let mut negotiated = auto::Builder::new(TokioExecutor::new());
+        negotiated
+            .http1()
+            .timer(TokioTimer::new())
+            .max_buf_size(read_buffer)
+            .header_read_timeout(idle);
+        negotiated
+            .http2()
+            .timer(TokioTimer::new())
+            // Pings find dead HTTP/2 peers, whose streams would otherwise stay open.
+            .keep_alive_interval(Some(idle))
+            // One connection cannot hold hundreds of stalled streams open.
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
+        Protocols { http1, negotiated }
+    }
+}
+
+/// What a connection's first bytes, or its TLS handshake, say it speaks.
+pub(super) enum Wire {
+    /// HTTP/1: served by hyper's HTTP/1 server directly.
+    Http1,
+    /// HTTP/2, or not known yet: hyper-util reads the preface to decide.
+    Negotiate,
+}
+
+impl Wire {
+    /// Waits for a cleartext connection's first bytes without consuming them.
+    pub(super) async fn sniff(stream: &TcpStream) -> Wire {
+        let mut first = [0u8; HTTP2_PREFACE_START.len()];
+        match stream.peek(&mut first).await {
+            Ok(read) if read > 0 && !HTTP2_PREFACE_START.starts_with(&first[..read]) => Wire::Http1,
+            // The preface, a first read too short to tell, or a closed or
+            // failing connection (which hyper-util then reports as before).
+            _ => Wire::Negotiate,
+        }
+    }
+
+    /// A TLS client that agreed on HTTP/1.1 by ALPN speaks it.
+    pub(super) fn from_alpn(protocol: Option<&[u8]>) -> Wire {
+        match protocol {
+            Some(b"http/1.1") => Wire::Http1,
+            _ => Wire::Negotiate,
+        }
+    }
+}
+
+/// Everything a connection's task needs besides its socket.
+pub(super) struct Connection {
+    pub app: Arc<App>,
+    pub role: Role,
+    pub peer: Peer,
+    pub protocols: Arc<Protocols>,
+    pub drain: watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// Serves the connection until it closes. It must deliver one complete
+    /// request head (HTTP/1 request line and headers, or the HTTP/2 preface
+    /// and a HEADERS frame) by `head_by`, or it is dropped, which closes it
+    /// (slow-loris defence). Later heads on HTTP/1 keep-alive are bounded by
+    /// `idle` (hyper's header read timeout).
+    pub(super) async fn serve<I>(self, io: I, wire: Wire, head_by: Instant)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let Connection {
+            app,
+            role,
+            peer,
+            protocols,
+            drain,
+        } = self;
+        let first_head = Arc::new(Notify::new());
+        let head_arrived = Arc::clone(&first_head);
+        let service = service_fn(move |req| {
+            // A stored permit: the head deadline stops at the first request.
+            head_arrived.notify_one();
+            let app = Arc::clone(&app);
+            // Boxed: hyper keeps room for the in-flight request's future
+            // inside every connection, and the whole pipeline's state
+            // machine is large; boxed, an idle keep-alive connection holds
+            // only a pointer.
+            Box::pin(async move {
+                let response = match role {
+                    Role::Public => public::handle(&app, req, peer).await,
+                    Role::Admin => admin::handle(&app, req, peer.ip()).await,
+                };
+                Ok::<_, Infallible>(response)
+            })
+        });
+        // Boxed: the task then holds a pointer, and each kind of connection
+        // only the room its own protocol needs.
+        match wire {
+            Wire::Http1 => {
+                Box::pin(async move {
+                    let conn = protocols
+                        .http1
+                        .serve_connection(io, service)
+                        .with_upgrades();
+                    let conn = finish_on_drain(conn, |conn| conn.graceful_shutdown(), drain);
+                    within_head_deadline(conn, &first_head, head_by).await;
+                })
+                .await;
+            }
+            Wire::Negotiate => {
+                Box::pin(async move {
+                    let conn = protocols
+                        .negotiated
+                        .serve_connection_with_upgrades(io, service)
+                        .into_owned();
+                    let conn = finish_on_drain(conn, |conn| conn.graceful_shutdown(), drain);
+                    within_head_deadline(conn, &first_head, head_by).await;
+                })
+                .await;
+            }
+        }
+    }
+}
+
+async fn within_head_deadline<E: Display>(
+    conn: impl Future<Output = Result<(), E>>,
+    first_head: &Notify,
+    head_by: Instant,
+) {
+    tokio::pin!(conn);
+    tokio::select! {
+        result = &mut conn => return log_connection_end(result),
+        () = first_head.notified() => {}
+        () = tokio::time::sleep_until(head_by) => {
+            tracing::debug!("no complete request head in time; closing the connection");
+            return;
+        }
+    }
+    log_connection_end(conn.await);
+}
+
+/// Runs `conn`; once the server drains, asks it (`close`) to finish its
+/// in-flight requests and then close, and runs it to that end.
+async fn finish_on_drain<C, E>(
+    conn: C,
+    close: impl FnOnce(Pin<&mut C>),
+    mut drain: watch::Receiver<bool>,
+) -> Result<(), E>
+where
+    C: Future<Output = Result<(), E>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        result = &mut conn => return result,
+        // Also when the server is gone without a word.
+        _ = drain.wait_for(|draining| *draining) => close(conn.as_mut()),
+    }
+    conn.await
+}
+
+fn log_connection_end(result: Result<(), impl Display>) {
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "connection ended with an error");
+    }
+}
+
+/// Tells every connection to finish, and waits until they have.
+pub(super) struct Drain(watch::Sender<bool>);
+
+impl Drain {
+    pub(super) fn new() -> Self {
+        Drain(watch::channel(false).0)
+    }
+
+    pub(super) fn watcher(&self) -> watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+
+    /// Resolves once every connection's task has ended.
+    pub(super) async fn finish(&self) {
+        self.0.send_replace(true);
+        self.0.closed().await;
+    }
+}
+
+/// The cleartext path: the first bytes decide the protocol.
+pub(super) async fn serve_plain(stream: TcpStream, mut connection: Connection, head_by: Instant) {
+    let wire = tokio::select! {
+        wire = tokio::time::timeout_at(head_by, Wire::sniff(&stream)) => wire,
+        _ = connection.drain.wait_for(|draining| *draining) => return,
+    };
+    let Ok(wire) = wire else {
+        tracing::debug!("no request bytes in time; closing the connection");
+        return;
+    };
+    connection.serve(TokioIo::new(stream), wire, head_by).await;
+}
