@@ -14,7 +14,7 @@
 use std::convert::Infallible;
 use std::fmt::Display;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use hyper::server::conn::http1;
@@ -157,23 +157,28 @@ impl Connection {
         match wire {
             Wire::Http1 => {
                 Box::pin(async move {
-                    let conn = protocols
-                        .http1
-                        .serve_connection(io, service)
-                        .with_upgrades();
-                    let conn = finish_on_drain(conn, |conn| conn.graceful_shutdown(), drain);
-                    within_head_deadline(conn, &first_head, head_by).await;
+                    let conn = pin!(
+                        protocols
+                            .http1
+                            .serve_connection(io, service)
+                            .with_upgrades()
+                    );
+                    let close =
+                        |conn: Pin<&mut _>| http1::UpgradeableConnection::graceful_shutdown(conn);
+                    drive(conn, close, drain, &first_head, head_by).await;
                 })
                 .await;
             }
             Wire::Negotiate => {
                 Box::pin(async move {
-                    let conn = protocols
-                        .negotiated
-                        .serve_connection_with_upgrades(io, service)
-                        .into_owned();
-                    let conn = finish_on_drain(conn, |conn| conn.graceful_shutdown(), drain);
-                    within_head_deadline(conn, &first_head, head_by).await;
+                    let conn = pin!(
+                        protocols
+                            .negotiated
+                            .serve_connection_with_upgrades(io, service)
+                    );
+                    let close =
+                        |conn: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(conn);
+                    drive(conn, close, drain, &first_head, head_by).await;
                 })
                 .await;
             }
@@ -181,40 +186,41 @@ impl Connection {
     }
 }
 
-async fn within_head_deadline<E: Display>(
-    conn: impl Future<Output = Result<(), E>>,
+/// Drives `conn` to its end. It is dropped, which closes it, when no
+/// complete request head has arrived by `head_by`; once the server drains,
+/// it is asked (`close`) to finish its in-flight requests and close.
+///
+/// The connection comes pinned by the caller: an async fn keeps its
+/// arguments for its whole life, so one passed by value would take its room
+/// twice in every connection's task.
+async fn drive<C, E: Display>(
+    mut conn: Pin<&mut C>,
+    close: impl FnOnce(Pin<&mut C>),
+    mut drain: watch::Receiver<bool>,
     first_head: &Notify,
     head_by: Instant,
-) {
-    tokio::pin!(conn);
+) where
+    C: Future<Output = Result<(), E>>,
+{
+    let mut head_arrived = false;
     tokio::select! {
-        result = &mut conn => return log_connection_end(result),
-        () = first_head.notified() => {}
+        result = conn.as_mut() => return log_connection_end(result),
+        () = first_head.notified() => head_arrived = true,
         () = tokio::time::sleep_until(head_by) => {
             tracing::debug!("no complete request head in time; closing the connection");
             return;
         }
+        _ = drain.wait_for(|draining| *draining) => {}
     }
+    if head_arrived {
+        tokio::select! {
+            result = conn.as_mut() => return log_connection_end(result),
+            // Also when the server is gone without a word.
+            _ = drain.wait_for(|draining| *draining) => {}
+        }
+    }
+    close(conn.as_mut());
     log_connection_end(conn.await);
-}
-
-/// Runs `conn`; once the server drains, asks it (`close`) to finish its
-/// in-flight requests and then close, and runs it to that end.
-async fn finish_on_drain<C, E>(
-    conn: C,
-    close: impl FnOnce(Pin<&mut C>),
-    mut drain: watch::Receiver<bool>,
-) -> Result<(), E>
-where
-    C: Future<Output = Result<(), E>>,
-{
-    tokio::pin!(conn);
-    tokio::select! {
-        result = &mut conn => return result,
-        // Also when the server is gone without a word.
-        _ = drain.wait_for(|draining| *draining) => close(conn.as_mut()),
-    }
-    conn.await
 }
 
 fn log_connection_end(result: Result<(), impl Display>) {
