@@ -28,14 +28,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use crate::body::Body;
 use crate::config::{Config, ResolverConfig, ResolverKind};
 use crate::error::{Error, Source};
 use crate::metrics::Metrics;
 use crate::oidc::OidcProvider;
-use crate::proxy::{Forwarder, Peer};
+use crate::proxy::{ClientRequest, Forwarder, Peer};
 use crate::session::{CookieSettings, OpenedSessions, SessionJar, SessionKeys};
 use backstage::Backstage;
 use redirect::RedirectPolicy;
@@ -145,21 +144,17 @@ impl Gate {
     /// Runs one request through the pipeline. Its path must already be
     /// normalised ([`normalize_path`]): the server does that first, before
     /// anything (routes, metrics, links on pages) reads it.
-    pub async fn handle(
-        &self,
-        req: Request<Incoming>,
-        peer: Peer,
-    ) -> Result<Response<Body>, Error> {
+    pub async fn handle(&self, req: ClientRequest, peer: Peer) -> Result<Response<Body>, Error> {
         match self.routes.classify(req.uri().path()) {
             Route::Jwks => self.jwks(),
             // Boxed: an unboxed arm's state is part of every request's
             // future, and the sign-in arms hold whole IdP round trips.
             Route::Start => Box::pin(self.start(&req)).await,
-            Route::Callback => Box::pin(self.callback(req)).await,
+            Route::Callback => Box::pin(self.callback(*req)).await,
             Route::Logout => self.logout(&req),
             Route::Refresh => Box::pin(self.refresh_endpoint(&req)).await,
             Route::ForwardAuth => self.forward_auth(&req, peer).await,
-            Route::BackchannelLogout => Box::pin(self.backchannel_logout(req)).await,
+            Route::BackchannelLogout => Box::pin(self.backchannel_logout(*req)).await,
             Route::Reserved => Err(client_error(
                 StatusCode::NOT_FOUND,
                 "not_found",

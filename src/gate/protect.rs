@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
-use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
+use http::{Response, StatusCode};
 
 use super::backstage::Target;
 use super::headers::{PersonField, PersonFields, PersonHeaders};
@@ -20,7 +19,7 @@ use crate::config::RouteBearer;
 use crate::error::Error;
 use crate::principal::Identity;
 use crate::proxy::RequestId;
-use crate::proxy::{Forwarder, Injected, Peer};
+use crate::proxy::{ClientRequest, Forwarder, Injected, Peer};
 
 /// A request that may pass: who it is, what carries them, and the cookies
 /// to send back.
@@ -91,7 +90,7 @@ impl Refused {
 impl Gate {
     pub(super) async fn protect(
         &self,
-        req: Request<Incoming>,
+        req: ClientRequest,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
         let route = self.route_table.find(req.uri().path());
@@ -105,7 +104,7 @@ impl Gate {
 
     async fn protect_on(
         &self,
-        req: Request<Incoming>,
+        req: ClientRequest,
         peer: Peer,
         route: Option<&policy::Route>,
     ) -> Result<Response<Body>, Error> {
@@ -136,7 +135,7 @@ impl Gate {
             Err(Refused::Failed(err)) => return Err(err),
         };
         if self.whoami {
-            return self.whoami(req, peer, admitted);
+            return self.whoami(*req, peer, admitted);
         }
         forward_admitted(forwarder, req, peer, owned, admitted).await
     }
@@ -145,7 +144,7 @@ impl Gate {
     /// be signed in goes along only when the route asks for headers.
     async fn public(
         &self,
-        req: Request<Incoming>,
+        req: ClientRequest,
         peer: Peer,
         route: &policy::Route,
         forwarder: &Forwarder,
@@ -316,7 +315,7 @@ impl Gate {
 /// browser its refreshed cookies.
 async fn forward_admitted(
     forwarder: &Forwarder,
-    req: Request<Incoming>,
+    req: ClientRequest,
     peer: Peer,
     owned: &[HeaderName],
     admitted: Admitted,

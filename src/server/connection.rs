@@ -140,6 +140,8 @@ impl Connection {
             // A stored permit: the head deadline stops at the first request.
             head_arrived.notify_one();
             let app = Arc::clone(&app);
+            // Boxed before the future below captures it (see `ClientRequest`).
+            let req = Box::new(req);
             // Boxed: hyper keeps room for the in-flight request's future
             // inside every connection, and the whole pipeline's state
             // machine is large; boxed, an idle keep-alive connection holds
@@ -147,7 +149,7 @@ impl Connection {
             Box::pin(async move {
                 let response = match role {
                     Role::Public => public::handle(&app, req, peer).await,
-                    Role::Admin => admin::handle(&app, req, peer.ip()).await,
+                    Role::Admin => admin::handle(&app, *req, peer.ip()).await,
                 };
                 Ok::<_, Infallible>(response)
             })

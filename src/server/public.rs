@@ -5,17 +5,16 @@ use std::time::Instant;
 
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::App;
 use super::respond;
 use crate::body::Body;
 use crate::error::{Error, Source};
 use crate::metrics::RouteClass;
-use crate::proxy::{Peer, RequestId, request_id};
+use crate::proxy::{ClientRequest, Peer, RequestId, request_id};
 use tracing::Instrument;
 
-pub async fn handle(app: &App, mut req: Request<Incoming>, peer: Peer) -> Response<Body> {
+pub async fn handle(app: &App, mut req: ClientRequest, peer: Peer) -> Response<Body> {
     let id = RequestId::for_request(req.headers(), peer);
     req.extensions_mut().insert(id.clone());
     // Before anything reads the path (routes, metrics, "Try again" links):
@@ -45,7 +44,7 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, peer: Peer) -> Respon
 
 async fn serve(
     app: &App,
-    req: Request<Incoming>,
+    req: ClientRequest,
     peer: Peer,
     id: &RequestId,
     normalized: Result<(), Error>,
