@@ -271,9 +271,7 @@ fn page_response(page: &crate::html::Page<'_>) -> Response<Body> {
 
 /// The request id the server gave this request, for pages to show.
 fn request_id<B>(req: &Request<B>) -> Option<&str> {
-    req.extensions()
-        .get::<crate::proxy::RequestId>()
-        .map(|id| id.as_str())
+    crate::proxy::request_id::of(req.headers())
 }
 
 fn json(

@@ -18,7 +18,6 @@ use crate::body::Body;
 use crate::config::RouteBearer;
 use crate::error::Error;
 use crate::principal::Identity;
-use crate::proxy::RequestId;
 use crate::proxy::{ClientRequest, Forwarder, Injected, Peer};
 
 /// A request that may pass: who it is, what carries them, and the cookies
@@ -196,7 +195,7 @@ impl Gate {
     /// `parts`, through the same phases as a proxied request, without
     /// sockets: what the whole-path benchmark measures.
     pub async fn upstream_head(&self, parts: &mut Parts, peer: Peer) -> Result<(), Error> {
-        let id = parts.extensions.get::<RequestId>().map(RequestId::as_str);
+        let id = crate::proxy::request_id::of(&parts.headers);
         let mut admitted = match self.admit(&parts.headers, id, None).await {
             Ok(admitted) => admitted,
             Err(Refused::SignInRequired(_)) => {

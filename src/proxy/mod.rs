@@ -122,7 +122,7 @@ impl Forwarder {
         let (mut parts, incoming) = (*req).into_parts();
         let session_ends = inject.session_ends;
         self.prepare_head(&mut parts, peer, strip, inject)?;
-        let outbound = Request::from_parts(parts, body::stream(incoming));
+        let outbound = Request::from_parts(parts, body::incoming(incoming));
 
         let mut response = self.send(outbound).await?;
         if response.status() == StatusCode::SWITCHING_PROTOCOLS
@@ -134,7 +134,7 @@ impl Forwarder {
         }
         let (mut parts, incoming) = response.into_parts();
         hygiene::remove_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, body::stream(incoming)))
+        Ok(Response::from_parts(parts, body::incoming(incoming)))
     }
 
     /// Turns the client's request head into the upstream's: hop-by-hop and
@@ -162,11 +162,9 @@ impl Forwarder {
             Some(host) => headers.insert(header::HOST, host.clone()),
             None => headers.remove(header::HOST),
         };
-        // One id per request, the same in stagepass's logs and the app's.
-        match parts.extensions.get::<RequestId>() {
-            Some(id) => headers.insert(request_id::HEADER, id.header_value()),
-            None => headers.remove(request_id::HEADER),
-        };
+        // `X-Request-Id` goes as it stands: the server replaced the client's
+        // with this request's id (`RequestId::set_on`) before anything else
+        // read the head, so the app's logs and stagepass's agree.
         for (name, value) in inject.headers {
             headers.insert(name, value);
         }

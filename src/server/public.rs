@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 pub async fn handle(app: &App, mut req: ClientRequest, peer: Peer) -> Response<Body> {
     let id = RequestId::for_request(req.headers(), peer);
-    req.extensions_mut().insert(id.clone());
+    id.set_on(req.headers_mut());
     // Before anything reads the path (routes, metrics, "Try again" links):
     // one meaning per path. A refused path is answered below.
     let normalized = crate::gate::normalize_path(req.uri_mut());
