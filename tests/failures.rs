@@ -101,6 +101,29 @@ async fn a_long_address_counts_toward_the_head_limit() {
     assert_eq!(get(&sp.url(&fits)).await.status, 200);
 }
 
+/// The limit applies to the head as the client sent it, to the byte:
+/// nothing stagepass adds (its request id) counts against the client.
+#[tokio::test]
+async fn the_head_limit_is_exact_and_counts_only_what_the_client_sent() {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.max_request_header_bytes = 4096;
+    let sp = start(cfg).await;
+    // Counted as the request line (`GET /x HTTP/1.1` and CRLF: 17 bytes)
+    // plus each field as `name: value` and CRLF (`host: x`: 9 bytes,
+    // `connection: close`: 19, `x-pad: ...`: 9 plus the value).
+    let head = |pad: usize| {
+        format!(
+            "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: {}\r\n\r\n",
+            "a".repeat(pad)
+        )
+    };
+    let exactly = raw_exchange(sp.public, head(4096 - 54).as_bytes()).await;
+    assert!(exactly.starts_with("HTTP/1.1 401"), "{exactly}");
+    let one_more = raw_exchange(sp.public, head(4096 - 53).as_bytes()).await;
+    assert!(one_more.starts_with("HTTP/1.1 431"), "{one_more}");
+}
+
 #[tokio::test]
 async fn headers_beyond_the_parser_buffer_give_431() {
     let up = upstream::start().await;

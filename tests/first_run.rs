@@ -76,22 +76,23 @@ async fn the_request_id_reaches_the_app_and_a_forged_one_does_not() {
     let w = support::world::world(WorldOptions::default()).await;
     let mut agent = Agent::new();
     w.sign_in(&mut agent, "/", "alice").await;
-    let reply = agent
-        .request(
-            "GET",
-            &w.url("/x"),
-            &[("x-request-id", "forged-id")],
-            Bytes::new(),
-        )
-        .await;
-    assert_eq!(reply.status, 200);
-    let seen = w.up.controls.last();
-    let sent = seen.header("x-request-id").expect("an id goes upstream");
-    assert_ne!(sent, "forged-id", "a client does not pick ids");
-    assert_eq!(
-        reply.headers["x-request-id"], sent,
-        "the same id comes back"
-    );
+    // Naming the header in `Connection` (hop-by-hop) does not take the id
+    // away from the app either.
+    for hop_by_hop in [None, Some(("connection", "x-request-id"))] {
+        let mut headers = vec![("x-request-id", "forged-id")];
+        headers.extend(hop_by_hop);
+        let reply = agent
+            .request("GET", &w.url("/x"), &headers, Bytes::new())
+            .await;
+        assert_eq!(reply.status, 200);
+        let seen = w.up.controls.last();
+        let sent = seen.header("x-request-id").expect("an id goes upstream");
+        assert_ne!(sent, "forged-id", "a client does not pick ids");
+        assert_eq!(
+            reply.headers["x-request-id"], sent,
+            "the same id comes back"
+        );
+    }
 }
 
 #[tokio::test]

@@ -198,3 +198,30 @@ async fn kept_alive_after_one_request(
     let _ = response.into_body().collect().await;
     (sender, conn)
 }
+
+/// A client halfway through its first request head when shutdown begins
+/// does not hold the shutdown for the whole grace period: its head
+/// deadline still applies.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_first_head_that_never_finishes() {
+    use tokio::io::AsyncWriteExt;
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.shutdown_grace_period = std::time::Duration::from_secs(600);
+    cfg.stagepass.timeouts.request_headers = std::time::Duration::from_secs(2);
+    let mut sp = start(cfg).await;
+    let mut half = tokio::net::TcpStream::connect(sp.public).await.unwrap();
+    half.write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Accepted after the half head's connection (the listener hands them
+    // out in order), which is by then being read.
+    assert_eq!(get(&sp.url("/echo")).await.status, 200);
+    sp.begin_shutdown();
+    // The bound only keeps a broken build from hanging the suite; the
+    // grace period is ten times longer.
+    tokio::time::timeout(std::time::Duration::from_secs(60), sp.join())
+        .await
+        .expect("shutdown waited for a head that never finished");
+    drop(half);
+}

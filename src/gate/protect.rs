@@ -18,7 +18,7 @@ use crate::body::Body;
 use crate::config::RouteBearer;
 use crate::error::Error;
 use crate::principal::Identity;
-use crate::proxy::{ClientRequest, Forwarder, Injected, Peer};
+use crate::proxy::{ClientRequest, Forwarder, Injected, Peer, RequestId};
 
 /// A request that may pass: who it is, what carries them, and the cookies
 /// to send back.
@@ -195,6 +195,8 @@ impl Gate {
     /// `parts`, through the same phases as a proxied request, without
     /// sockets: what the whole-path benchmark measures.
     pub async fn upstream_head(&self, parts: &mut Parts, peer: Peer) -> Result<(), Error> {
+        // As the server does first (see `RequestId::set_on`).
+        RequestId::for_request(&parts.headers, peer).set_on(&mut parts.headers);
         let id = crate::proxy::request_id::of(&parts.headers);
         let mut admitted = match self.admit(&parts.headers, id, None).await {
             Ok(admitted) => admitted,

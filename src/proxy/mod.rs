@@ -149,6 +149,10 @@ impl Forwarder {
     ) -> Result<(), Error> {
         let protocol = upgrade::requested_protocol(&parts.method, parts.version, &parts.headers);
         let headers = &mut parts.headers;
+        // Put on the head by the server (`RequestId::set_on`) and kept
+        // through hygiene: a client naming it in `Connection` must not take
+        // the id away from the app's logs.
+        let id = headers.get(request_id::HEADER).cloned();
         hygiene::remove_hop_by_hop(headers);
         // Whatever stagepass injects is stripped first, in every spelling,
         // even if a caller forgot to list it in `strip`.
@@ -162,9 +166,10 @@ impl Forwarder {
             Some(host) => headers.insert(header::HOST, host.clone()),
             None => headers.remove(header::HOST),
         };
-        // `X-Request-Id` goes as it stands: the server replaced the client's
-        // with this request's id (`RequestId::set_on`) before anything else
-        // read the head, so the app's logs and stagepass's agree.
+        // One id per request, the same in stagepass's logs and the app's.
+        if let Some(id) = id {
+            headers.insert(request_id::HEADER, id);
+        }
         for (name, value) in inject.headers {
             headers.insert(name, value);
         }

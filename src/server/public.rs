@@ -16,10 +16,13 @@ use tracing::Instrument;
 
 pub async fn handle(app: &App, mut req: ClientRequest, peer: Peer) -> Response<Body> {
     let id = RequestId::for_request(req.headers(), peer);
-    id.set_on(req.headers_mut());
     // Before anything reads the path (routes, metrics, "Try again" links):
     // one meaning per path. A refused path is answered below.
     let normalized = crate::gate::normalize_path(req.uri_mut());
+    // The head as the client sent it, before stagepass puts its id on it.
+    let checked = normalized
+        .and_then(|()| check_header_size(&req, app.config.stagepass.max_request_header_bytes));
+    id.set_on(req.headers_mut());
     // Every line logged while serving a request carries its id: the access
     // line and error lines name it; stagepass's own routes (sign-in,
     // callback, sign-out), which log more, run in a span that carries it.
@@ -28,11 +31,11 @@ pub async fn handle(app: &App, mut req: ClientRequest, peer: Peer) -> Response<B
     let auth_route = app.gate.is_auth_route(req.uri().path());
     let mut response = if auth_route {
         let span = tracing::info_span!("request", id = id.as_str());
-        serve(app, req, peer, &id, normalized, auth_route)
+        serve(app, req, peer, &id, checked, auth_route)
             .instrument(span)
             .await
     } else {
-        serve(app, req, peer, &id, normalized, auth_route).await
+        serve(app, req, peer, &id, checked, auth_route).await
     };
     if !response.headers().contains_key(request_id::HEADER) {
         response
@@ -47,7 +50,7 @@ async fn serve(
     req: ClientRequest,
     peer: Peer,
     id: &RequestId,
-    normalized: Result<(), Error>,
+    checked: Result<(), Error>,
     auth_route: bool,
 ) -> Response<Body> {
     let started = Instant::now();
@@ -63,8 +66,6 @@ async fn serve(
     let retry = (method == http::Method::GET && !auth_route)
         .then(|| target.as_ref().map(PathAndQuery::as_str))
         .flatten();
-    let checked = normalized
-        .and_then(|()| check_header_size(&req, app.config.stagepass.max_request_header_bytes));
     let result = match checked {
         Ok(()) => app.gate.handle(req, peer).await,
         Err(err) => Err(err),
