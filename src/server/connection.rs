@@ -7,7 +7,7 @@
 //! bytes of every connection into a buffer of its own and then grew hyper's
 //! read buffer to 16 KiB to put them back, and its connection type made
 //! every connection's task larger: 1,000 idle keep-alive connections took
-//! 35.1 MB against 27.1 MB without it (README, "Memory"). HTTP/2 with prior
+//! 32.9 MB against 26.4 MB without it (README, "Memory"). HTTP/2 with prior
 //! knowledge, a first read too short to tell, and TLS connections that did
 //! not agree on `http/1.1` by ALPN still go through the auto-detection,
 //! unchanged.
