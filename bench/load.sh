@@ -27,6 +27,10 @@
 #   level;
 # - mod_auth_openidc: `OIDCSessionType client-cookie` (stateless, like
 #   stagepass), mpm_event, proxying to the same upstream;
+# - hyper-floor (examples/hyper-floor.rs): hyper's HTTP/1 server and client
+#   with nothing between them but swapping the cookie for the headers
+#   stagepass sends upstream (captured from it): the least any proxy on
+#   hyper pays for this request, and so the most it can reach;
 # - both signed in at the real OpenID Provider (tests/support/op) through its
 #   login form (bench/sign-in.py); the IdP is not contacted during the rounds;
 # - upstream, proxies and stagepass pinned together to the last CPU; wrk
@@ -50,7 +54,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true
 
 [ -d tests/support/op/node_modules ] ||
   { echo "the OpenID Provider needs its packages: npm ci --prefix tests/support/op"; exit 1; }
-cargo build --release --quiet --locked --bin stagepass
+cargo build --release --quiet --locked --bin stagepass --example hyper-floor
 
 nginx_conf() { # dir, server block
   mkdir -p "$1/logs"
@@ -175,6 +179,39 @@ apache_pids=$(pgrep -f "apache2 -f $work/apache/httpd.conf" | tr '\n' ' ')
 code=$(curl -s -o /dev/null -w "%{http_code}" -H "Cookie: $cookie" http://127.0.0.1:18000/x)
 [ "$code" = 200 ] || { echo "stagepass answered $code"; tail -5 "$work/stagepass.log"; exit 1; }
 
+# The hyper floor (examples/hyper-floor.rs): hyper's HTTP/1 server and
+# client and nothing else, sending the upstream the very headers stagepass
+# sends it. They are captured once: the same config and cookie, pointed at a
+# one-shot listener that keeps the request head.
+sed 's/listen: 127.0.0.1:18000/listen: 127.0.0.1:18003/; s/18090/18093/; s#upstream: http://127.0.0.1:18080#upstream: http://127.0.0.1:18098#; /sessions: { store/d' \
+  "$work/stagepass.yaml" > "$work/capture.yaml"
+python3 - "$work/upstream-head.txt" > "$work/capture.out" <<'PY' &
+import socket, sys
+server = socket.create_server(("127.0.0.1", 18098))
+print("listening", flush=True)
+conn, _ = server.accept()
+head = b""
+while b"\r\n\r\n" not in head:
+    head += conn.recv(65536)
+open(sys.argv[1], "wb").write(head.split(b"\r\n\r\n")[0])
+conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+PY
+capture_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/capture.out" 2>/dev/null && break; sleep 0.1; done
+target/release/stagepass --config "$work/capture.yaml" > "$work/capture.log" 2>&1 &
+capture_sp=$!
+for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18093/readyz && break; sleep 0.1; done
+# As wrk sends it: no User-Agent, no Accept.
+curl -fs -o /dev/null -H "User-Agent:" -H "Accept:" -H "Cookie: $cookie" http://127.0.0.1:18003/x ||
+  { echo "capturing stagepass's upstream head failed"; cat "$work/capture.log"; exit 1; }
+wait "$capture_pid"; kill "$capture_sp"
+tail -n +2 "$work/upstream-head.txt" | tr -d '\r' > "$work/floor-headers.txt"
+taskset -c "$server_cpu" target/release/examples/hyper-floor 127.0.0.1:18010 127.0.0.1:18080 \
+  "$work/floor-headers.txt" > "$work/floor.log" 2>&1 &
+floor_pid=$!
+for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:18010/x && break; sleep 0.1; done
+echo "the upstream's request head behind stagepass and the floor: $(wc -c < "$work/upstream-head.txt") bytes"
+
 baseline_pid=
 if [ -n "${BASELINE_BIN:-}" ]; then
   # Same publicUrl (the session is bound to it), other ports.
@@ -218,6 +255,7 @@ warm() { taskset -c "$load_cpu" wrk -t1 -c"$connections" -d2s "$@" > /dev/null; 
 warm http://127.0.0.1:18080/x
 warm http://127.0.0.1:18082/x
 warm -H "Cookie: $cookie" http://127.0.0.1:18000/x
+warm -H "Cookie: $cookie" http://127.0.0.1:18010/x
 warm -H "Cookie: $apache_cookie" http://127.0.0.1:18084/x
 [ -z "$baseline_pid" ] || warm -H "Cookie: $baseline_cookie" http://127.0.0.1:18001/x
 echo "== $rounds rounds x ${duration}s, wrk -t1 -c$connections on CPU $load_cpu, servers on CPU $server_cpu, cookie ${#cookie} bytes"
@@ -225,6 +263,7 @@ for _ in $(seq "$rounds"); do
   measure upstream http://127.0.0.1:18080/x "$up_pid" --
   measure nginx-proxy http://127.0.0.1:18082/x "$up_pid" "$px_pid" --
   measure stagepass http://127.0.0.1:18000/x "$up_pid" "$sp_pid" -- -H "Cookie: $cookie"
+  measure hyper-floor http://127.0.0.1:18010/x "$up_pid" "$floor_pid" -- -H "Cookie: $cookie"
   # shellcheck disable=SC2086 # one pid per word
   measure mod_auth_openidc http://127.0.0.1:18084/x "$up_pid" $apache_pids -- -H "Cookie: $apache_cookie"
   if [ -n "$baseline_pid" ]; then
@@ -232,7 +271,7 @@ for _ in $(seq "$rounds"); do
   fi
 done
 printf "%-16s %12s %10s %14s\n" target "req/s" "p99 ms" "CPU us/req"
-for t in upstream nginx-proxy stagepass mod_auth_openidc ${baseline_pid:+baseline}; do
+for t in upstream nginx-proxy stagepass hyper-floor mod_auth_openidc ${baseline_pid:+baseline}; do
   printf "%-16s %12s %10s %14s\n" "$t" "$(echo "${rps[$t]}" | median)" "$(echo "${p99[$t]}" | median)" "$(echo "${cpu[$t]}" | median)"
 done
 sp=$(echo "${rps[stagepass]}" | median); ng=$(echo "${rps[nginx-proxy]}" | median)
@@ -241,6 +280,10 @@ ratio() { printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
 echo "stagepass / nginx-proxy throughput: $(ratio "$sp" "$ng")x," \
   "p99 $(ratio "$(echo "${p99[stagepass]}" | median)" "$(echo "${p99[nginx-proxy]}" | median)")x"
 echo "stagepass / mod_auth_openidc throughput: $(ratio "$sp" "$ma")x"
+fl=$(echo "${rps[hyper-floor]}" | median)
+echo "hyper-floor / nginx-proxy throughput: $(ratio "$fl" "$ng")x (the most a proxy on hyper reaches here)"
+echo "stagepass / hyper-floor throughput: $(ratio "$sp" "$fl")x, CPU per request above the floor:" \
+  "$(printf "%.1f" "$(echo "$(echo "${cpu[stagepass]}" | median) - $(echo "${cpu[hyper-floor]}" | median)" | bc -l)") us"
 
 if [ -n "${PERF_DATA:-}" ]; then
   echo "== profiling stagepass for ${duration}s under the same load into $PERF_DATA"
@@ -290,6 +333,17 @@ if [ -n "${CALLGRIND:-}" ]; then
   echo "stagepass: $((ir / n)) instructions per request ($n requests)"
   echo "  top functions (inclusive): callgrind_annotate --inclusive=yes <file>; the file is kept as /tmp/stagepass.callgrind"
   cp "$work/callgrind.out.1" /tmp/stagepass.callgrind
+  taskset -c "$server_cpu" valgrind --tool=callgrind --callgrind-out-file="$work/floor.callgrind" \
+    target/release/examples/hyper-floor 127.0.0.1:18011 127.0.0.1:18080 "$work/floor-headers.txt" \
+    > "$work/floor-callgrind.log" 2>&1 &
+  vg_pid=$!
+  for _ in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:18011/x && break; sleep 0.3; done
+  ab -q -k -n 500 -c 10 -H "Cookie: $cookie" http://127.0.0.1:18011/x > /dev/null
+  callgrind_control -z "$vg_pid" > /dev/null 2>&1
+  ab -q -k -n "$n" -c 10 -H "Cookie: $cookie" http://127.0.0.1:18011/x > /dev/null
+  callgrind_control -d "$vg_pid" > /dev/null 2>&1
+  kill "$vg_pid"; wait "$vg_pid" 2>/dev/null || true
+  echo "hyper-floor: $(( $(awk '/^summary:/{print $2}' "$work/floor.callgrind.1") / n )) instructions per request"
 fi
 
 echo "== /metrics counters that must stay flat on the hot path (before the rounds, then after)"
