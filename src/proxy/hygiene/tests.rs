@@ -1,0 +1,115 @@
+use super::*;
+
+fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
+#[test]
+fn hop_by_hop_and_connection_named_headers_go() {
+    let mut h = map(&[
+        ("connection", "close, X-Custom"),
+        ("x-custom", "1"),
+        ("keep-alive", "timeout=5"),
+        ("te", "trailers"),
+        ("x-kept", "yes"),
+    ]);
+    remove_hop_by_hop(&mut h);
+    assert_eq!(h.len(), 1);
+    assert_eq!(h["x-kept"], "yes");
+}
+
+#[test]
+fn identity_headers_go_in_every_spelling() {
+    let mut h = map(&[
+        ("X-Forwarded-User", "mallory"),
+        ("x_forwarded_email", "m@evil"),
+        ("X_AUTH_REQUEST_USER", "m"),
+        ("x-auth-request-groups", "admins"),
+        ("X-Stagepass-Assertion", "forged"),
+        ("authorization", "Bearer forged"),
+        ("X-MS-CLIENT-PRINCIPAL", "e30="),
+        ("x_ms_client_principal_name", "mallory"),
+        ("X-MS-TOKEN-AAD-ID-TOKEN", "forged"),
+        ("Remote_User", "admin"),
+        ("cf-access-authenticated-user-email", "ceo@corp"),
+        ("X-Pomerium-Claim-Groups", "admins"),
+        ("x-app", "kept"),
+    ]);
+    strip_identity_headers(&mut h, &[header::AUTHORIZATION]);
+    assert_eq!(h.len(), 1, "{h:?}");
+}
+
+#[test]
+fn a_client_authorization_stays_unless_stagepass_owns_it() {
+    let mut h = map(&[
+        ("authorization", "Bearer app-key"),
+        ("x-forwarded-user", "m"),
+    ]);
+    strip_identity_headers(&mut h, &[]);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h["authorization"], "Bearer app-key");
+}
+
+#[test]
+fn own_cookies_go_others_stay_in_order() {
+    let mut h = map(&[
+        ("cookie", "a=1; stagepass=x; stagepass_0=y"),
+        ("cookie", "stagepass_login=z; stagepassive=keep; b=2"),
+    ]);
+    strip_own_cookies(&mut h, "stagepass");
+    assert_eq!(h["cookie"], "a=1; stagepassive=keep; b=2");
+}
+
+#[test]
+fn a_cookie_header_without_stagepass_cookies_is_forwarded_as_sent() {
+    let mut h = map(&[("cookie", "a=1;b=2 ;  stagepassive=keep")]);
+    strip_own_cookies(&mut h, "stagepass");
+    assert_eq!(h["cookie"], "a=1;b=2 ;  stagepassive=keep");
+    let mut h = map(&[("cookie", "stagepass=x"), ("cookie", "stagepass_0=y")]);
+    strip_own_cookies(&mut h, "stagepass");
+    assert_eq!(h.get("cookie"), None);
+}
+
+#[test]
+fn other_cookies_pass_byte_for_byte_even_when_not_utf8() {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::COOKIE,
+        HeaderValue::from_bytes(b"a=\xe9t\xe9; stagepass=x").unwrap(),
+    );
+    strip_own_cookies(&mut h, "stagepass");
+    assert_eq!(h[header::COOKIE].as_bytes(), b"a=\xe9t\xe9");
+}
+
+#[test]
+fn untrusted_peer_cannot_forge_forwarding() {
+    let mut h = map(&[
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x_forwarded_proto", "https"),
+    ]);
+    let peer = Peer::new("10.1.1.1".parse().unwrap(), false, false);
+    set_forwarding_headers(&mut h, peer, Some(HeaderValue::from_static("app.test")));
+    assert_eq!(h["x-forwarded-for"], "10.1.1.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-forwarded-host"], "app.test");
+    assert!(!h.contains_key("x_forwarded_proto"));
+}
+
+#[test]
+fn trusted_peer_extends_the_chain() {
+    let mut h = map(&[
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x-forwarded-proto", "https"),
+    ]);
+    let peer = Peer::new("10.1.1.1".parse().unwrap(), false, true);
+    set_forwarding_headers(&mut h, peer, None);
+    assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.1.1.1");
+    assert_eq!(h["x-forwarded-proto"], "https");
+}
