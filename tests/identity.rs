@@ -209,6 +209,30 @@ async fn require_verified_email_refuses_emails_the_idp_does_not_vouch_for() {
     assert_eq!(w.sign_in(&mut bob, "/", "bob").await.status, 302);
 }
 
+/// Google and Keycloak mark an address the person has not confirmed
+/// `email_verified: false`: it never finds a catalog user, even with
+/// `signIn.requireVerifiedEmail` off, or anyone could sign in as the owner
+/// of an address they typed.
+#[tokio::test]
+async fn an_email_the_idp_marks_unverified_never_finds_a_catalog_user() {
+    let options = WorldOptions {
+        accounts: serde_json::json!({"alice": {"email_verified": false}}),
+        ..WorldOptions::default()
+    };
+    let w = world_with(options, |cfg| {
+        cfg.stagepass.catalog = Some(CatalogConfig::new(CatalogSource::File(CATALOG.into())));
+        let provider = cfg.auth.providers.get_mut("test").unwrap();
+        provider.resolvers = email_resolver();
+    })
+    .await;
+    let mut alice = Agent::new();
+    let refused = w.sign_in(&mut alice, "/", "alice").await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(alice.cookie(SP_HOST, "stagepass").is_none(), "no session");
+    let mut bob = Agent::new();
+    assert_eq!(w.sign_in(&mut bob, "/", "bob").await.status, 302);
+}
+
 #[tokio::test]
 async fn guest_sign_in_lists_catalog_users_and_signs_in_as_one() {
     let up = upstream::start().await;

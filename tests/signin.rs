@@ -368,3 +368,21 @@ async fn es256_ps256_and_client_secret_post_work() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// The OpenID Provider these tests sign in at is real (`oidc-provider`), but
+/// its accounts, controls and misbehaviours are ours: its own self-test
+/// holds them to what the tests assume (the code flow with PKCE, refresh,
+/// the claims real IdPs send, every control of `/__test/`).
+#[tokio::test]
+async fn the_test_openid_provider_passes_its_self_test() {
+    support::op::require_installed("tests/support/op");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("tests/support/op/selftest.mjs"))
+        .output()
+        .await
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains(" 0 failed"), "{report}");
+}

@@ -191,7 +191,7 @@ async function main() {
   const { payload, protectedHeader } = await jwtVerify(f.tok.json.id_token, jwks, { issuer, audience: CLIENT_ID });
   console.log('     id_token header', JSON.stringify(protectedHeader), '\n     payload', JSON.stringify(payload));
   check('id_token claims', payload.sub === 'alice' && payload.email === 'alice@example.com' && payload.nonce === f.nonce
-    && payload.groups?.[0] === 'team-a' && payload.name === 'Alice Tester' && payload.preferred_username === 'alice');
+    && payload.groups?.[0] === 'team-a' && !('name' in payload) && payload.given_name === 'Alice' && payload.preferred_username === 'alice');
   check('id_token alg RS256', protectedHeader.alg === 'RS256');
 
   // PKCE is required.
@@ -228,7 +228,7 @@ async function main() {
   // '@' login.
   const at = await codeFlow(issuer, 'bob.smith@corp.example');
   const atp = decodeJwt(at.tok.json.id_token);
-  check('@ login: sub=local part, email=login', atp.sub === 'bob.smith' && atp.email === 'bob.smith@corp.example' && atp.name === 'Bob Smith', JSON.stringify(atp));
+  check('@ login: sub=local part, email=login', atp.sub === 'bob.smith' && atp.email === 'bob.smith@corp.example' && atp.given_name === 'Bob' && atp.family_name === 'Smith', JSON.stringify(atp));
   const atr = await token(issuer, { grant_type: 'refresh_token', refresh_token: at.tok.json.refresh_token });
   check('@ login refresh keeps email', decodeJwt(atr.json.id_token).email === 'bob.smith@corp.example');
 

@@ -157,12 +157,13 @@ function claimsForLogin(login, sub) {
     sub,
     email: login.includes('@') ? login : `${login}@example.com`,
     email_verified: true,
-    name: `${given} ${family}`,
     given_name: given,
     family_name: family,
     preferred_username: local,
-    // No `picture` by default: Entra ID v2 and a default Keycloak realm send
-    // none, and a test IdP that always sends one hides "field missing" bugs.
+    // No `picture` and no `name` by default: Entra ID v2 and a default
+    // Keycloak realm send no picture, many enterprise IdPs no `name`, and a
+    // test IdP that always sends them hides "field missing" bugs. A test
+    // that needs `name` gives it through `--accounts`.
     groups: ['team-a'],
   };
   const override = ACCOUNTS[login] || ACCOUNTS[sub] || {};
