@@ -23,7 +23,7 @@ Exit status:
   1   anything else (the async runtime could not start)
 
 Environment:
-  STAGEPASS_CONFIG      config file(s) when --config is not given
+  STAGEPASS_CONFIG      the config file when --config is not given
   STAGEPASS_LOG         log filter, e.g. debug or info,stagepass=debug (default info)
   TOKIO_WORKER_THREADS  worker threads (default: one per CPU; one CPU runs single-threaded)
   ${VAR}                any variable a config file names is substituted
@@ -50,7 +50,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate the config and print the effective config with secrets as ***.
+    /// Validate the config and print the effective config with secrets as
+    /// ***. The files it names (catalog, keys, certificates) are read at
+    /// start-up, not here.
     Check,
 }
 

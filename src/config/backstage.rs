@@ -11,8 +11,8 @@ use url::Url;
 use super::field::{Field, Problems};
 use super::types::GuestConfig;
 use super::{
-    CatalogConfig, CatalogSource, ConfigIssue, ResolverConfig, TokenConfig, parse_catalog,
-    parse_key_store, parse_resolvers, parse_token_expiration,
+    CatalogConfig, CatalogSource, ConfigIssue, ResolverConfig, TokenConfig, clamp_token_expiration,
+    parse_catalog, parse_key_store, parse_resolvers, requested_token_expiration,
 };
 
 /// The provider id that means Backstage's guest sign-in.
@@ -104,15 +104,27 @@ pub fn token(
         parse_key_store(store.value.unwrap_or(&null), &store.path, base_dir),
     )
     .flatten();
-    let expiration = collect(
+    let requested = collect(
         problems,
-        parse_token_expiration(expiry.value.unwrap_or(&null), &expiry.path),
+        requested_token_expiration(expiry.value.unwrap_or(&null), &expiry.path),
     );
     let fallback: Url = "http://localhost".parse().expect("valid URL");
     let mut token = TokenConfig::new(public_url.unwrap_or(&fallback));
     token.key_store = key_store;
-    if let Some(expiration) = expiration {
-        token.backstage_token_expiration = expiration;
+    if let Some(requested) = requested {
+        let used = clamp_token_expiration(requested);
+        if used != requested {
+            // A warning, not a problem: Backstage accepts and clamps it too.
+            problems.warn(
+                &expiry.path,
+                format!(
+                    "{} s is outside 10 minutes to 24 hours; Backstage tokens last {} s, clamped as Backstage does",
+                    requested.as_secs(),
+                    used.as_secs()
+                ),
+            );
+        }
+        token.backstage_token_expiration = used;
     }
     token
 }

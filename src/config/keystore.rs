@@ -205,23 +205,24 @@ fn parse_key(item: &Value, path: &str, base_dir: &Path) -> Result<StaticKey, Vec
 /// Parses `auth.backstageTokenExpiration` (`Null` when absent) in any of
 /// Backstage's duration forms, rounded to seconds and clamped to 10 minutes
 /// – 24 hours exactly as Backstage does (out-of-range values are clamped,
-/// not refused).
+/// not refused; [`requested_token_expiration`] tells the two apart).
 pub fn parse_token_expiration(value: &Value, path: &str) -> Result<Duration, Vec<ConfigIssue>> {
+    requested_token_expiration(value, path).map(clamp_token_expiration)
+}
+
+/// The configured lifetime as written, rounded to seconds, before clamping.
+pub fn requested_token_expiration(value: &Value, path: &str) -> Result<Duration, Vec<ConfigIssue>> {
     if value.is_null() {
         return Ok(DEFAULT_TOKEN_EXPIRATION);
     }
     let parsed = parse_duration(value).map_err(|e| vec![issue(path, &e)])?;
-    let seconds = Duration::from_secs((parsed.as_millis() as f64 / 1000.0).round() as u64);
-    let clamped = seconds.clamp(MIN_TOKEN_EXPIRATION, MAX_TOKEN_EXPIRATION);
-    if clamped != seconds {
-        tracing::warn!(
-            path,
-            configured_s = seconds.as_secs(),
-            used_s = clamped.as_secs(),
-            "backstageTokenExpiration is outside 10 minutes to 24 hours; clamped as Backstage does"
-        );
-    }
-    Ok(clamped)
+    Ok(Duration::from_secs(
+        (parsed.as_millis() as f64 / 1000.0).round() as u64,
+    ))
+}
+
+pub fn clamp_token_expiration(requested: Duration) -> Duration {
+    requested.clamp(MIN_TOKEN_EXPIRATION, MAX_TOKEN_EXPIRATION)
 }
 
 #[cfg(test)]

@@ -123,3 +123,23 @@ fn the_quickstart_config_loads_with_its_two_warnings() {
     let paths: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
     assert_eq!(paths, ["auth.session.secret", "auth.providers.guest"]);
 }
+
+#[test]
+fn a_backstage_token_lifetime_out_of_range_is_clamped_and_said_at_load() {
+    let written = GUEST.replace(
+        "auth:\n",
+        "auth:\n  environment: development\n  backstageTokenExpiration: {hours: 48}\n",
+    );
+    let loaded = ok(load(&written));
+    assert_eq!(
+        loaded.config.auth.token.backstage_token_expiration,
+        std::time::Duration::from_secs(24 * 3600)
+    );
+    let found: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        found.iter().any(|w| w.starts_with(
+            "auth.backstageTokenExpiration: 172800 s is outside 10 minutes to 24 hours"
+        )),
+        "{found:?}"
+    );
+}
