@@ -75,9 +75,20 @@ impl Protocols {
             .keep_alive_interval(Some(idle))
             // One connection cannot hold hundreds of stalled streams open.
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-            .max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
+            .max_header_list_size(http2_header_list_size(limit));
         Protocols { http1, negotiated }
     }
+}
+
+/// HTTP/2's own bound on a request's header list, above stagepass's limit
+/// so that `public::check_header_size` answers (431 with a reason) for
+/// every head beyond it. HTTP/2 counts a field as name, value and 32 bytes
+/// (RFC 7541 4.1), the text of a head as name, value and 4: a head within
+/// `limit` has at most `limit / 5` fields, so it counts at most 28 bytes
+/// more per field here.
+fn http2_header_list_size(limit: usize) -> u32 {
+    let bound = limit.saturating_add((limit / 5 + 1).saturating_mul(28));
+    u32::try_from(bound).unwrap_or(u32::MAX)
 }
 
 /// What a connection's first bytes, or its TLS handshake, say it speaks.
