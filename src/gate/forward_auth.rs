@@ -132,7 +132,7 @@ impl Gate {
         };
         let mut uri = uri;
         super::normalize_path(&mut uri)?;
-        Ok(self.route_table.find(uri.path()))
+        self.route_table.find(uri.path())
     }
 }
 

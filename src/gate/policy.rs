@@ -98,9 +98,29 @@ impl RouteTable {
         Ok(RouteTable { routes })
     }
 
-    /// The route for a normalised path, matched segment by segment.
-    pub fn find(&self, path: &str) -> Option<&Route> {
-        self.routes.iter().find(|route| covers(&route.path, path))
+    /// The route for a normalised path, matched segment by segment. A path
+    /// that names a more specific route in another spelling is refused
+    /// rather than matched to a broader one: Express (and so Backstage)
+    /// routes without regard to letter case, and Tomcat, Jetty and Spring
+    /// drop a segment's `;parameters`, so `/ADMIN/x` or `/admin;a/x` may be
+    /// `/admin/x` to the app while its rules say otherwise.
+    pub fn find(&self, path: &str) -> Result<Option<&Route>, Error> {
+        for route in &self.routes {
+            if covers(&route.path, path) {
+                return Ok(Some(route));
+            }
+            if covers_loosely(&route.path, path) {
+                return Err(client_error(
+                    StatusCode::BAD_REQUEST,
+                    "ambiguous_path",
+                    format!(
+                        "This address names {} in another spelling (letter case or ;parameters), which apps read differently. Use the address as it is written there.",
+                        route.path
+                    ),
+                ));
+            }
+        }
+        Ok(None)
     }
 
     /// Each route upstream's certificate state.
@@ -129,6 +149,18 @@ fn covers(prefix: &str, path: &str) -> bool {
         || path
             .strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// [`covers`] as the most lenient upstream reads a path: letters in any
+/// case, each segment's `;parameters` left out.
+fn covers_loosely(prefix: &str, path: &str) -> bool {
+    let mut segments = path.split('/');
+    prefix.split('/').all(|wanted| {
+        segments.next().is_some_and(|segment| {
+            let bare = segment.split(';').next().unwrap_or_default();
+            bare.eq_ignore_ascii_case(wanted)
+        })
+    })
 }
 
 impl Person<'_> {

@@ -92,7 +92,7 @@ impl Gate {
         req: ClientRequest,
         peer: Peer,
     ) -> Result<Response<Body>, Error> {
-        let route = self.route_table.find(req.uri().path());
+        let route = self.route_table.find(req.uri().path())?;
         self.protect_on(req, peer, route)
             .await
             .map_err(|err| match route {
