@@ -7,8 +7,9 @@ use http_body_util::Full;
 use support::*;
 
 /// Headers stagepass sends, and those other authenticating proxies send and
-/// the apps behind them trust (EasyAuth, IAP, Cloudflare Access, ALB, ...).
-const IDENTITY_HEADERS: [&str; 20] = [
+/// the apps behind them trust (EasyAuth, IAP, Cloudflare Access, ALB,
+/// Authentik, Vouch, Gatekeeper, Kubernetes' front proxy, ...).
+const IDENTITY_HEADERS: [&str; 27] = [
     "X-Forwarded-User",
     "X-Forwarded-Email",
     "X-Forwarded-Groups",
@@ -29,6 +30,13 @@ const IDENTITY_HEADERS: [&str; 20] = [
     "X-Amzn-Oidc-Identity",
     "X-Pomerium-Claim-Email",
     "X-Pomerium-Jwt-Assertion",
+    "X-authentik-username",
+    "X-authentik-jwt",
+    "X-Vouch-User",
+    "X-Auth-Username",
+    "X-Remote-Group",
+    "X-Remote-Extra-Scopes",
+    "X-MS-TOKEN-GOOGLE-ACCESS-TOKEN",
 ];
 
 /// The spellings a client might try: case games and `_` for `-`.

@@ -32,7 +32,7 @@ const HOP_BY_HOP: [&str; 10] = [
 /// proxies inject and the apps behind them trust. A client must never be able
 /// to set them: an app moved from behind one of those proxies to behind
 /// stagepass may still read them.
-const IDENTITY_HEADERS: [&str; 21] = [
+const IDENTITY_HEADERS: [&str; 28] = [
     // oauth2-proxy's upstream headers, which stagepass sends too.
     "x-forwarded-user",
     "x-forwarded-email",
@@ -40,12 +40,22 @@ const IDENTITY_HEADERS: [&str; 21] = [
     "x-forwarded-preferred-username",
     "x-forwarded-access-token",
     "x-oauth2-proxy-id-token",
-    // Authelia, Authentik and Apache-style remote users.
+    // Authelia, Authentik's proxy outpost and Apache-style remote users.
     "remote-user",
     "remote-groups",
     "remote-name",
     "remote-email",
+    // Kubernetes' front proxy (with `x-remote-extra-*` below).
     "x-remote-user",
+    "x-remote-group",
+    // Keycloak Gatekeeper / Louketo. Not `x-auth-token`, which clients of
+    // many APIs send as their own credential.
+    "x-auth-username",
+    "x-auth-email",
+    "x-auth-userid",
+    "x-auth-subject",
+    "x-auth-roles",
+    "x-auth-groups",
     // Grafana's auth-proxy default.
     "x-webauth-user",
     // Google IAP, Cloudflare Access, AWS ALB, Pomerium.
@@ -63,13 +73,19 @@ const IDENTITY_HEADERS: [&str; 21] = [
 /// Prefixes of identity header families: `X-Auth-Request-*` (oauth2-proxy,
 /// nginx auth_request), stagepass's own `X-Stagepass-*` assertion headers,
 /// Azure App Service EasyAuth (`X-MS-CLIENT-PRINCIPAL`, `-NAME`, `-ID`,
-/// `-IDP`; `X-MS-TOKEN-AAD-ID-TOKEN`, ...) and Pomerium's claim headers.
-const IDENTITY_PREFIXES: [&str; 5] = [
+/// `-IDP`; `X-MS-TOKEN-AAD-ID-TOKEN`, `X-MS-TOKEN-GOOGLE-ACCESS-TOKEN`,
+/// ...), Pomerium's claim headers, Authentik's (`X-authentik-username`,
+/// `-groups`, `-jwt`, ...), Vouch's (`X-Vouch-User`, `X-Vouch-IdP-Claims-*`)
+/// and Kubernetes' front-proxy extras.
+const IDENTITY_PREFIXES: [&str; 8] = [
     "x-auth-request-",
     "x-stagepass-",
     "x-ms-client-principal",
-    "x-ms-token-aad-",
+    "x-ms-token-",
     "x-pomerium-claim-",
+    "x-authentik-",
+    "x-vouch-",
+    "x-remote-extra-",
 ];
 
 /// Forwarding headers that only a trusted proxy may set.
