@@ -113,10 +113,17 @@ async fn untrusted_clients_cannot_forge_forwarding_headers() {
         .header("x-forwarded-host", "evil.example")
         .header("forwarded", "for=203.0.113.9;proto=https")
         .header("x-real-ip", "203.0.113.9")
+        // Symfony and IIS serve these instead of the request's own path.
+        .header("x-original-url", "/admin")
+        .header("X_Rewrite_Url", "/admin")
+        .header("x-forwarded-uri", "/admin")
         .body(Full::default())
         .unwrap();
     send(&client(), req).await;
     let seen = up.controls.last();
+    for rewrite in ["x-original-url", "x_rewrite_url", "x-forwarded-uri"] {
+        assert_eq!(seen.header(rewrite), None, "{rewrite}");
+    }
     assert_eq!(seen.all("x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
     assert_eq!(
@@ -139,6 +146,9 @@ async fn trusted_proxies_may_set_forwarding_headers() {
         .header("x-forwarded-for", "203.0.113.9")
         .header("x-forwarded-proto", "https")
         .header("x-forwarded-host", "portal.example.com")
+        // Passed through by the proxy from its client: a CGI-style app
+        // reads it as X-Forwarded-For.
+        .header("X_Forwarded_For", "198.51.100.7")
         .body(Full::default())
         .unwrap();
     send(&client(), req).await;
@@ -147,6 +157,7 @@ async fn trusted_proxies_may_set_forwarding_headers() {
         seen.header("x-forwarded-for"),
         Some("203.0.113.9, 127.0.0.1")
     );
+    assert_eq!(seen.header("x_forwarded_for"), None);
     assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
     assert_eq!(seen.header("x-forwarded-host"), Some("portal.example.com"));
 

@@ -88,14 +88,21 @@ const IDENTITY_PREFIXES: [&str; 8] = [
     "x-remote-extra-",
 ];
 
-/// Forwarding headers that only a trusted proxy may set.
-const FORWARDING_HEADERS: [&str; 7] = [
+/// Forwarding headers that only a trusted proxy may set, and the request
+/// rewrites some apps take from a proxy (Symfony and IIS serve
+/// `X-Original-URL` instead of the path: one a client set would reach a path
+/// the route rules never saw).
+const FORWARDING_HEADERS: [&str; 11] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
     "x-forwarded-port",
     "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
     "x-real-ip",
 ];
 
@@ -216,7 +223,18 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
         .trusted
         .then(|| last_value(headers, "x-forwarded-host"))
         .flatten();
-    if !peer.trusted {
+    if peer.trusted {
+        // What the proxy set passes; a `_` spelling it let through is the
+        // client's, and CGI-style apps read it as the same variable.
+        let spelled_otherwise: Vec<HeaderName> = (headers.keys())
+            .filter(|name| name.as_str().contains('_'))
+            .filter(|name| FORWARDING_HEADERS.contains(&&*canonical(name)))
+            .cloned()
+            .collect();
+        for name in spelled_otherwise {
+            headers.remove(name);
+        }
+    } else {
         remove_where(headers, |n| FORWARDING_HEADERS.contains(&n));
     }
     let ip = peer.ip_text();
