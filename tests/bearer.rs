@@ -93,6 +93,11 @@ async fn a_ci_jobs_client_credentials_token_is_accepted_as_that_machine() {
     let seen = w.up.controls.last();
     assert_eq!(seen.header("x-forwarded-user"), Some(MACHINE_ID));
     assert_eq!(seen.header("x-forwarded-groups"), Some("ci"));
+    assert_eq!(
+        seen.header("authorization"),
+        None,
+        "the token signed the machine in at stagepass; no app gets to use it"
+    );
     assert!(
         reply.headers.get("set-cookie").is_none(),
         "an API client gets no session"

@@ -31,6 +31,8 @@ pub(super) struct Admitted {
     /// When the session ends regardless of refreshes.
     pub session_ends: SystemTime,
     pub set_cookies: Vec<HeaderValue>,
+    /// Admitted on the client's `Authorization: Bearer` token, not a session.
+    pub by_bearer: bool,
 }
 
 impl Admitted {
@@ -136,6 +138,16 @@ impl Gate {
         if self.whoami {
             return self.whoami(*req, peer, admitted);
         }
+        // The token that signed the client in here is stagepass's to check:
+        // no app behind it gets it (another app could act as the person).
+        let with_token;
+        let owned = match admitted.by_bearer && !owned.contains(&header::AUTHORIZATION) {
+            true => {
+                with_token = [owned, &[header::AUTHORIZATION]].concat();
+                &with_token[..]
+            }
+            false => owned,
+        };
         forward_admitted(forwarder, req, peer, owned, admitted).await
     }
 
@@ -246,6 +258,10 @@ impl Gate {
         ) {
             (Err(Refused::SignInRequired(clear)), Some(token)) => {
                 (Box::pin(self.admit_bearer(token, route)).await)
+                    .map(|admitted| Admitted {
+                        by_bearer: true,
+                        ..admitted
+                    })
                     .map_err(|err| Refused::Failed(with_cookies(err, &clear)))
             }
             (outcome, _) => outcome,
@@ -308,6 +324,7 @@ impl Gate {
             backstage,
             session_ends: UNIX_EPOCH + Duration::from_secs(live.session.expires_at),
             set_cookies: live.set_cookies,
+            by_bearer: false,
         })
     }
 }
