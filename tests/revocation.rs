@@ -355,3 +355,45 @@ async fn concurrent_refreshes_on_two_replicas_keep_the_session() {
     // The last renewal still works on both replicas.
     assert_eq!(status_with(r.w.sp.public, &cookie).await, 200);
 }
+
+/// A replica that starts while Redis is out of reach cannot know which
+/// sessions were revoked before it started: a session older than the
+/// replica gets a 503 and never reaches the app, until the replica has read
+/// the store.
+#[tokio::test]
+async fn a_replica_that_never_read_the_store_refuses_older_sessions_until_it_has() {
+    let port = free_port();
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.session_store = Some(RedisStoreConfig {
+        url: Secret::new(format!("redis://127.0.0.1:{port}")),
+        key_prefix: "test:".into(),
+    });
+    let sp = start(cfg).await;
+    // Signed in hours before this replica started.
+    let cookie = session_cookie(&test_session());
+    let client = client();
+    let call = || {
+        let req = anonymous("GET", &sp.url("/page"))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .body(Default::default())
+            .unwrap();
+        send(&client, req)
+    };
+    let refused = call().await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["name"], "session_store_unavailable");
+    assert_eq!(up.controls.count(), 0, "nothing reached the app");
+
+    let _redis = Redis::start_on(port).await;
+    let start = Instant::now();
+    while call().await.status != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never read the store"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(up.controls.count(), 1);
+}

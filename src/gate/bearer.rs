@@ -68,6 +68,9 @@ impl Gate {
                 .and_then(serde_json::Value::as_u64)
                 .unwrap_or(0),
         };
+        if self.revocations.unknown_for(&reference) {
+            return Err(super::revoke::revocations_unknown());
+        }
         if self.revocations.is_revoked(&reference, super::now()) {
             return Err(refused(invalid_token(
                 "was issued before its holder's sessions were revoked",

@@ -239,6 +239,8 @@ impl Gate {
             .live_session(headers, id)
             .await
             .map_err(Refused::SignInRequired)?;
+        (self.check_revocations_known(&live.session))
+            .map_err(|err| Refused::Failed(with_cookies(err, &live.set_cookies)))?;
         self.admit_live(live, None, route, Some(headers))
             .await
             .map_err(Refused::Failed)

@@ -19,16 +19,25 @@ impl Gate {
     /// Whether `session` was ended elsewhere (signed out, logged out at the
     /// IdP, revoked by an operator).
     pub(super) fn is_revoked(&self, session: &Session) -> bool {
-        let signed_in_at = session
-            .expires_at
-            .saturating_sub(self.session_duration.as_secs());
-        let reference = SessionRef {
+        (self.revocations).is_revoked(&self.reference(session), now())
+    }
+
+    /// 503 for a session that may have been revoked while this replica
+    /// could not read the store (since start-up): fail closed, not open.
+    pub(super) fn check_revocations_known(&self, session: &Session) -> Result<(), Error> {
+        match self.revocations.unknown_for(&self.reference(session)) {
+            true => Err(revocations_unknown()),
+            false => Ok(()),
+        }
+    }
+
+    fn reference<'a>(&self, session: &'a Session) -> SessionRef<'a> {
+        SessionRef {
             id: session.id.as_deref(),
             idp_sid: session.idp_sid.as_deref(),
             subject: &session.subject,
-            signed_in_at,
-        };
-        self.revocations.is_revoked(&reference, now())
+            signed_in_at: (session.expires_at).saturating_sub(self.session_duration.as_secs()),
+        }
     }
 
     /// Sign-out: this session ends on every replica, or with `everywhere`
@@ -156,6 +165,11 @@ fn logout_error(description: &str) -> Response<Body> {
         &json!({"error": "invalid_request", "error_description": description}),
         Vec::new(),
     )
+}
+
+/// The answer while revocations made before start-up cannot be read.
+pub(super) fn revocations_unknown() -> Error {
+    store_unavailable("revocations made before start-up are not loaded yet")
 }
 
 fn store_unavailable(reason: &str) -> Error {

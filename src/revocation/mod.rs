@@ -16,6 +16,7 @@ mod redis;
 mod wire;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -83,6 +84,11 @@ pub struct Revocations {
     /// Subject → (cut-off, until).
     subjects: Cache<String, Entry>,
     store: Option<redis::Store>,
+    /// Unix seconds when this process started keeping revocations.
+    started_at: u64,
+    /// Whether everything the store held has been loaded once: until then,
+    /// a revocation made before `started_at` is unknown here.
+    loaded: AtomicBool,
 }
 
 /// What an entry says (until, or a cut-off) and until when it matters.
@@ -141,6 +147,8 @@ impl Revocations {
             idp_sessions: cache(),
             subjects: cache(),
             store: None,
+            started_at: now(),
+            loaded: AtomicBool::new(false),
         }
     }
 
@@ -182,6 +190,21 @@ impl Revocations {
                 .subjects
                 .get(session.subject)
                 .is_some_and(|(cutoff, until)| until > now && session.signed_in_at <= cutoff)
+    }
+
+    /// Whether `session` may have been revoked without this replica
+    /// knowing: it began before this process did, and the store has not
+    /// been read yet (Redis out of reach since start-up). Such a session is
+    /// refused rather than trusted.
+    pub fn unknown_for(&self, session: &SessionRef<'_>) -> bool {
+        self.store.is_some()
+            && !self.loaded.load(Ordering::Acquire)
+            && session.signed_in_at < self.started_at
+    }
+
+    /// Everything stored has been applied once.
+    fn mark_loaded(&self) {
+        self.loaded.store(true, Ordering::Release);
     }
 
     /// Records `revocation` here at once, and in the store for every

@@ -234,6 +234,9 @@ impl Sync {
             .subscribe(format!("{}revocations", self.prefix))
             .await?;
         self.load_all().await?;
+        if let Some(revocations) = self.revocations.upgrade() {
+            revocations.mark_loaded();
+        }
         set_problem(&self.problem, None);
         self.metrics.set_session_store_synced(true);
         let mut messages = pubsub.on_message();
