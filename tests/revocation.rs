@@ -397,3 +397,39 @@ async fn a_replica_that_never_read_the_store_refuses_older_sessions_until_it_has
     }
     assert_eq!(up.controls.count(), 1);
 }
+
+/// A WebSocket tunnel ends with the session that opened it: signed out on
+/// one replica, a tunnel open through another closes too.
+#[tokio::test]
+async fn a_websocket_tunnel_closes_when_its_session_is_signed_out_elsewhere() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let redis = Redis::start().await;
+    let r = replicas(&redis, WorldOptions::default()).await;
+    let (mut alice, cookie) = signed_in(&r, "alice").await;
+    let mut ws_request = format!("ws://{}/ws", r.other.public)
+        .into_client_request()
+        .unwrap();
+    let header = format!("stagepass={cookie}").parse().unwrap();
+    ws_request.headers_mut().insert("cookie", header);
+    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+
+    sign_out(&r, &mut alice, "").await;
+    // The session lasts hours more: only the sign-out can end the tunnel
+    // (the bound only keeps a broken build from hanging the suite).
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) => return,
+                Some(Ok(message)) if message.is_close() => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the tunnel outlived its signed-out session");
+}

@@ -18,7 +18,7 @@ use crate::body::Body;
 use crate::config::RouteBearer;
 use crate::error::Error;
 use crate::principal::Identity;
-use crate::proxy::{ClientRequest, Forwarder, Injected, Peer, RequestId};
+use crate::proxy::{ClientRequest, Forwarder, Injected, Peer, RequestId, SessionEnded};
 
 /// A request that may pass: who it is, what carries them, and the cookies
 /// to send back.
@@ -33,6 +33,9 @@ pub(super) struct Admitted {
     pub set_cookies: Vec<HeaderValue>,
     /// Admitted on the client's `Authorization: Bearer` token, not a session.
     pub by_bearer: bool,
+    /// For a WebSocket upgrade with a session store: whether the session
+    /// has been ended elsewhere since, asked while its tunnel is open.
+    pub session_ended: Option<SessionEnded>,
 }
 
 impl Admitted {
@@ -41,6 +44,7 @@ impl Admitted {
         Injected {
             headers: self.take_headers(PersonField::upstream_name),
             session_ends: Some(self.session_ends),
+            session_ended: self.session_ended.take(),
         }
     }
 
@@ -241,8 +245,15 @@ impl Gate {
             .map_err(Refused::SignInRequired)?;
         (self.check_revocations_known(&live.session))
             .map_err(|err| Refused::Failed(with_cookies(err, &live.set_cookies)))?;
-        self.admit_live(live, None, route, Some(headers))
-            .await
+        // Only for what may become a tunnel: a plain request ends anyway.
+        let session_ended = (self.revocations.enabled() && headers.contains_key(header::UPGRADE))
+            .then(|| self.session_ended(Arc::clone(&live.session)));
+        let admitted = self.admit_live(live, None, route, Some(headers)).await;
+        admitted
+            .map(|admitted| Admitted {
+                session_ended,
+                ..admitted
+            })
             .map_err(Refused::Failed)
     }
 
@@ -327,6 +338,7 @@ impl Gate {
             session_ends: UNIX_EPOCH + Duration::from_secs(live.session.expires_at),
             set_cookies: live.set_cookies,
             by_bearer: false,
+            session_ended: None,
         })
     }
 }

@@ -4,6 +4,8 @@
 //! and the admin port whomever an operator names. The check itself is
 //! in-memory ([`crate::revocation`]).
 
+use std::sync::Arc;
+
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -12,6 +14,7 @@ use serde_json::json;
 use super::{Gate, SignIn, json, now};
 use crate::body::Body;
 use crate::error::Error;
+use crate::proxy::SessionEnded;
 use crate::revocation::{Revocation, SessionRef};
 use crate::session::Session;
 
@@ -32,12 +35,15 @@ impl Gate {
     }
 
     fn reference<'a>(&self, session: &'a Session) -> SessionRef<'a> {
-        SessionRef {
-            id: session.id.as_deref(),
-            idp_sid: session.idp_sid.as_deref(),
-            subject: &session.subject,
-            signed_in_at: (session.expires_at).saturating_sub(self.session_duration.as_secs()),
-        }
+        reference(session, self.session_duration)
+    }
+
+    /// Asks, for as long as a tunnel `session` opened is open, whether the
+    /// session has been ended elsewhere since.
+    pub(super) fn session_ended(&self, session: Arc<Session>) -> SessionEnded {
+        let revocations = Arc::clone(&self.revocations);
+        let duration = self.session_duration;
+        Arc::new(move || revocations.is_revoked(&reference(&session, duration), now()))
     }
 
     /// Sign-out: this session ends on every replica, or with `everywhere`
@@ -165,6 +171,15 @@ fn logout_error(description: &str) -> Response<Body> {
         &json!({"error": "invalid_request", "error_description": description}),
         Vec::new(),
     )
+}
+
+fn reference(session: &Session, duration: std::time::Duration) -> SessionRef<'_> {
+    SessionRef {
+        id: session.id.as_deref(),
+        idp_sid: session.idp_sid.as_deref(),
+        subject: &session.subject,
+        signed_in_at: (session.expires_at).saturating_sub(duration.as_secs()),
+    }
 }
 
 /// The answer while revocations made before start-up cannot be read.

@@ -30,6 +30,7 @@ use crate::http_client;
 use crate::metrics::Metrics;
 pub use peer::Peer;
 pub use request_id::RequestId;
+pub use upgrade::SessionEnded;
 
 /// A client's request on its way through the request path. Boxed: an async
 /// fn keeps its arguments for its whole life, so a request passed by value
@@ -52,12 +53,27 @@ pub struct Forwarder {
 
 /// Headers stagepass is about to inject for this request. They are removed
 /// from the client's request first, whatever the client sent.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Injected {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// When the session behind the request ends: a WebSocket tunnel it
     /// opens is closed then.
     pub session_ends: Option<SystemTime>,
+    /// Whether that session has been ended elsewhere (signed out, revoked):
+    /// asked every second while a tunnel it opened is open.
+    pub session_ended: Option<upgrade::SessionEnded>,
+}
+
+/// Names only: the values are tokens.
+impl std::fmt::Debug for Injected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&HeaderName> = self.headers.iter().map(|(name, _)| name).collect();
+        f.debug_struct("Injected")
+            .field("headers", &names)
+            .field("session_ends", &self.session_ends)
+            .field("session_ended", &self.session_ended.is_some())
+            .finish()
+    }
 }
 
 struct Upstream {
@@ -120,7 +136,7 @@ impl Forwarder {
         let protocol = upgrade::requested_protocol(req.method(), req.version(), req.headers());
         let client_upgrade = protocol.as_ref().map(|_| hyper::upgrade::on(&mut *req));
         let (mut parts, incoming) = (*req).into_parts();
-        let session_ends = inject.session_ends;
+        let (session_ends, session_ended) = (inject.session_ends, inject.session_ended.clone());
         self.prepare_head(&mut parts, peer, strip, inject)?;
         let outbound = Request::from_parts(parts, body::incoming(incoming));
 
@@ -129,7 +145,12 @@ impl Forwarder {
             && let Some(client_upgrade) = client_upgrade
         {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
-            upgrade::splice(client_upgrade, upstream_upgrade, session_ends);
+            upgrade::splice(
+                client_upgrade,
+                upstream_upgrade,
+                session_ends,
+                session_ended,
+            );
             return Ok(switching_protocols(response, protocol));
         }
         let (mut parts, incoming) = response.into_parts();

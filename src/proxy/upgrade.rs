@@ -7,7 +7,8 @@
 //! an `h2c` upgrade in particular would splice the client onto an upstream
 //! HTTP/2 connection whose later streams never pass the gate.
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Version};
@@ -42,11 +43,23 @@ pub fn restore_headers(headers: &mut HeaderMap, protocol: HeaderValue) {
     headers.insert(header::UPGRADE, protocol);
 }
 
+/// Whether the session that opened a tunnel has been ended elsewhere.
+pub type SessionEnded = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// How often an open tunnel asks [`SessionEnded`]: revocations reach every
+/// replica within about a second.
+const ENDED_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// Splices client and upstream once both sides have switched protocols.
-/// Runs detached: it ends when either side closes, or at `until` (the end
-/// of the session that opened it), so a signed-out or expired session does
-/// not keep a live tunnel.
-pub fn splice(client: OnUpgrade, upstream: OnUpgrade, until: Option<SystemTime>) {
+/// Runs detached: it ends when either side closes, at `until` (the end of
+/// the session that opened it), or once `ended` says the session was
+/// signed out or revoked, so an ended session does not keep a live tunnel.
+pub fn splice(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    until: Option<SystemTime>,
+    ended: Option<SessionEnded>,
+) {
     tokio::spawn(async move {
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
@@ -59,16 +72,34 @@ pub fn splice(client: OnUpgrade, upstream: OnUpgrade, until: Option<SystemTime>)
         let mut upstream = TokioIo::new(upstream);
         let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
         let left = until.map(|t| t.duration_since(SystemTime::now()).unwrap_or_default());
-        let outcome = match left {
-            Some(left) => tokio::time::timeout(left, copy).await,
-            None => Ok(copy.await),
-        };
-        match outcome {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "upgraded connection ended with an error")
+        let expired = async {
+            match left {
+                Some(left) => tokio::time::sleep(left).await,
+                None => std::future::pending().await,
             }
-            Err(_) => tracing::debug!("upgraded connection closed: its session ended"),
+        };
+        tokio::select! {
+            outcome = copy => if let Err(err) = outcome {
+                tracing::debug!(error = %err, "upgraded connection ended with an error");
+            },
+            () = expired => tracing::debug!("upgraded connection closed: its session expired"),
+            () = ended_elsewhere(ended) => {
+                tracing::debug!("upgraded connection closed: its session was ended");
+            }
         }
     });
+}
+
+/// Resolves once `ended` says so; never without it.
+async fn ended_elsewhere(ended: Option<SessionEnded>) {
+    let Some(ended) = ended else {
+        return std::future::pending().await;
+    };
+    let mut every = tokio::time::interval(ENDED_CHECK_EVERY);
+    loop {
+        every.tick().await;
+        if ended() {
+            return;
+        }
+    }
 }
