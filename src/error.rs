@@ -38,7 +38,6 @@ pub struct Error(Box<ErrorParts>);
 
 /// `public` is shown to the user; `detail` only goes to the log and must
 /// never contain a secret, token or cookie value.
-#[derive(Debug)]
 pub struct ErrorParts {
     pub source: Source,
     pub status: http::StatusCode,
@@ -54,6 +53,23 @@ pub struct ErrorParts {
     pub actions: Vec<NextStep>,
     /// Where to sign in, when that is the way forward (also in JSON).
     pub sign_in_url: Option<String>,
+}
+
+/// Header values are left out: they may be cookies (a refreshed session).
+impl std::fmt::Debug for ErrorParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&http::HeaderName> = self.headers.iter().map(|(n, _)| n).collect();
+        f.debug_struct("ErrorParts")
+            .field("source", &self.source)
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("public", &self.public)
+            .field("detail", &self.detail)
+            .field("headers", &header_names)
+            .field("actions", &self.actions)
+            .field("sign_in_url", &self.sign_in_url)
+            .finish()
+    }
 }
 
 /// A way forward from an error page: a link, or a button posting to `href`.

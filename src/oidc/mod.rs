@@ -35,11 +35,18 @@ pub use signed_in::SignedIn;
 use verify::{Expectations, Rejected};
 
 /// What must survive the round trip to the IdP, kept by the caller.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PendingLogin {
     pub state: String,
     pub nonce: String,
     pub pkce_verifier: String,
+}
+
+/// All three are secrets of one sign-in: never in a log.
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin").finish_non_exhaustive()
+    }
 }
 
 pub struct OidcProvider {

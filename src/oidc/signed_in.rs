@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use openidconnect::OAuth2TokenResponse;
 use openidconnect::core::{CoreIdToken, CoreTokenResponse};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SignedIn {
     /// `sub` of the ID token. `None` only after a refresh without ID token.
     pub subject: Option<String>,
@@ -22,6 +22,26 @@ pub struct SignedIn {
     pub access_expires_at: Option<u64>,
     /// Every verified claim, for route rules on claims (`allow.claims`).
     pub claims: serde_json::Value,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens are credentials: show whether they are there, never what they are.
+        let redacted = |token: &Option<String>| token.as_ref().map(|_| "***");
+        f.debug_struct("SignedIn")
+            .field("subject", &self.subject)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("picture", &self.picture)
+            .field("preferred_username", &self.preferred_username)
+            .field("groups", &self.groups)
+            .field("id_token", &redacted(&self.id_token))
+            .field("access_token", &"***")
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .field("access_expires_at", &self.access_expires_at)
+            .field("claims", &self.claims)
+            .finish()
+    }
 }
 
 impl SignedIn {
@@ -136,5 +156,25 @@ mod tests {
             "Entra ID sends no email_verified"
         );
         assert_eq!(usable_email(&with(json!("maybe")), true), None);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_token() {
+        let signed_in = super::SignedIn {
+            subject: Some("alice".into()),
+            id_token: Some("id-token-value".into()),
+            access_token: "access-token-value".into(),
+            refresh_token: Some("refresh-token-value".into()),
+            ..super::SignedIn::default()
+        };
+        let shown = format!("{signed_in:?}");
+        assert!(shown.contains("alice"), "{shown}");
+        assert!(!shown.contains("token-value"), "{shown}");
+        let pending = crate::oidc::PendingLogin {
+            state: "state-value".into(),
+            nonce: "nonce-value".into(),
+            pkce_verifier: "verifier-value".into(),
+        };
+        assert!(!format!("{pending:?}").contains("-value"));
     }
 }
