@@ -233,29 +233,70 @@ async fn idp_outage_gives_503_not_a_redirect_loop() {
     assert!(agent.cookie(SP_HOST, "stagepass").is_none());
 }
 
+/// An IdP answering with `response_mode=form_post` sends its browser back
+/// with a cross-site POST, which carries only `SameSite=None` cookies. Over
+/// https the login cookie is one, and the sign-in completes.
 #[tokio::test]
-async fn form_post_callback_signs_in_too() {
-    let w = world(WorldOptions::default()).await;
-    let mut agent = Agent::new();
-    let first = agent.get(&w.url("/reports?y=2026")).await;
-    let authorize = location(&w.url("/"), &first.headers).unwrap();
-    let callback = w.log_in_at_idp(&mut agent, &authorize, "alice").await;
-    // What an IdP answering with response_mode=form_post sends: the same
-    // parameters as a POST body to the callback URL.
-    let fields: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
+async fn form_post_callback_signs_in_over_https() {
+    let w = world(WorldOptions {
+        tls: true,
+        ..WorldOptions::default()
+    })
+    .await;
+    let mut agent = Agent::trusting(w.tls_roots.clone().unwrap());
+    let (target, fields) = form_post_answer(&w, &mut agent).await;
     let fields: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let mut target = callback.clone();
-    target.set_query(None);
-    let done = agent.post_form(&target, &fields).await;
+    let done = agent.post_form_cross_site(&target, &fields).await;
     assert_eq!(done.status, 302, "{}", done.text());
     assert_eq!(
         location(&w.url("/"), &done.headers).unwrap(),
         w.url("/reports?y=2026")
     );
-    assert!(agent.cookie(SP_HOST, "stagepass").is_some());
+    assert!(agent.cookie("localhost", "stagepass").is_some());
+}
+
+/// Over plain http a browser refuses `SameSite=None` without `Secure`, so
+/// the login cookie is `Lax` and stays behind on the IdP's cross-site POST
+/// (the README says form_post needs https): the callback says the sign-in
+/// cannot be finished, with a way to start again, and signs nobody in.
+#[tokio::test]
+async fn form_post_callback_over_plain_http_is_refused_with_a_way_back() {
+    let w = world(WorldOptions::default()).await;
+    let mut agent = Agent::new();
+    let (target, fields) = form_post_answer(&w, &mut agent).await;
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let done = agent.post_form_cross_site(&target, &fields).await;
+    assert!(
+        done.status.is_client_error(),
+        "{} {}",
+        done.status,
+        done.text()
+    );
+    assert!(
+        done.text().contains("/api/auth/test/start") || done.text().contains("Sign in again"),
+        "{}",
+        done.text()
+    );
+    assert!(agent.cookie(SP_HOST, "stagepass").is_none());
+}
+
+/// Starts a sign-in at `/reports?y=2026`, logs in at the IdP and returns
+/// the callback address with the fields a `form_post` answer carries (the
+/// same parameters, as a POST body).
+async fn form_post_answer(w: &World, agent: &mut Agent) -> (url::Url, Vec<(String, String)>) {
+    let first = agent.get(&w.url("/reports?y=2026")).await;
+    let authorize = location(&w.url("/"), &first.headers).unwrap();
+    let callback = w.log_in_at_idp(agent, &authorize, "alice").await;
+    let fields = callback.query_pairs().into_owned().collect();
+    let mut target = callback.clone();
+    target.set_query(None);
+    (target, fields)
 }
 
 /// A discovery document served at one address that names another issuer

@@ -2,7 +2,7 @@
 //! jar per host that follows redirects one hop at a time, so a test can
 //! check every hop of the OIDC flow. (Real Chromium runs in one test too.)
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
@@ -22,6 +22,10 @@ pub struct Agent {
     tls: Option<TlsClient>,
     /// host (without port: browsers scope cookies to hosts) -> name -> value
     jar: HashMap<String, BTreeMap<String, String>>,
+    /// host -> names of the cookies set `SameSite=None`: the only ones a
+    /// browser sends on a cross-site POST (without the attribute a cookie
+    /// counts as `Lax`, as browsers treat it).
+    same_site_none: HashMap<String, BTreeSet<String>>,
     /// Every URL visited, in order.
     pub history: Vec<Url>,
 }
@@ -38,6 +42,7 @@ impl Agent {
             client: client(),
             tls: None,
             jar: HashMap::new(),
+            same_site_none: HashMap::new(),
             history: Vec::new(),
         }
     }
@@ -108,11 +113,27 @@ impl Agent {
     }
 
     pub async fn post_form(&mut self, url: &Url, fields: &[(&str, &str)]) -> Reply {
+        let builder = self.builder("POST", url);
+        self.send_form(builder, url, fields).await
+    }
+
+    /// A form another site's page posts here (an IdP's `form_post`
+    /// answer): as browsers do, only `SameSite=None` cookies go along.
+    pub async fn post_form_cross_site(&mut self, url: &Url, fields: &[(&str, &str)]) -> Reply {
+        let builder = self.builder_for("POST", url, true);
+        self.send_form(builder, url, fields).await
+    }
+
+    async fn send_form(
+        &mut self,
+        builder: http::request::Builder,
+        url: &Url,
+        fields: &[(&str, &str)],
+    ) -> Reply {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
-        let req = self
-            .builder("POST", url)
+        let req = builder
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "text/html")
             .body(Full::from(body))
@@ -158,14 +179,26 @@ impl Agent {
 
     pub fn clear_cookies(&mut self, host: &str) {
         self.jar.remove(host);
+        self.same_site_none.remove(host);
     }
 
     fn builder(&self, method: &str, url: &Url) -> http::request::Builder {
+        self.builder_for(method, url, false)
+    }
+
+    fn builder_for(&self, method: &str, url: &Url, cross_site: bool) -> http::request::Builder {
         let mut builder = Request::builder().method(method).uri(url.as_str());
         let host = url.host_str().unwrap_or_default();
-        if let Some(cookies) = self.jar.get(host).filter(|c| !c.is_empty()) {
-            let header: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
-            builder = builder.header("cookie", header.join("; "));
+        let none = self.same_site_none.get(host);
+        let sent = |name: &String| !cross_site || none.is_some_and(|n| n.contains(name));
+        if let Some(cookies) = self.jar.get(host) {
+            let header: Vec<String> = (cookies.iter())
+                .filter(|(name, _)| sent(name))
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            if !header.is_empty() {
+                builder = builder.header("cookie", header.join("; "));
+            }
         }
         builder
     }
@@ -187,11 +220,18 @@ impl Agent {
             let pair = text.split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();
             let deleted = text.to_ascii_lowercase().contains("max-age=0") || text.contains("1970");
+            let none = (text.split(';').skip(1))
+                .any(|attribute| attribute.trim().eq_ignore_ascii_case("samesite=none"));
             let cookies = self.jar.entry(host.clone()).or_default();
+            let same_site_none = self.same_site_none.entry(host.clone()).or_default();
+            same_site_none.remove(name.trim());
             if deleted {
                 cookies.remove(name.trim());
             } else {
                 cookies.insert(name.trim().to_owned(), value.trim().to_owned());
+                if none {
+                    same_site_none.insert(name.trim().to_owned());
+                }
             }
         }
     }

@@ -34,6 +34,9 @@ pub struct WorldOptions {
     pub backchannel_logout: bool,
     /// The OP spends a refresh token on use and hands out a new one.
     pub rotate_refresh_tokens: bool,
+    /// stagepass serves https, as `https://localhost:<port>`, with a
+    /// self-signed certificate (`World::tls_roots` trusts it).
+    pub tls: bool,
 }
 
 impl Default for WorldOptions {
@@ -50,6 +53,7 @@ impl Default for WorldOptions {
             wait_until_ready: true,
             backchannel_logout: false,
             rotate_refresh_tokens: false,
+            tls: false,
         }
     }
 }
@@ -59,6 +63,9 @@ pub struct World {
     pub op: Op,
     pub sp: Stagepass,
     pub public_url: Url,
+    /// With `WorldOptions::tls`: what a browser needs to trust stagepass.
+    pub tls_roots: Option<rustls::RootCertStore>,
+    _tls_files: Option<tempfile::TempDir>,
 }
 
 pub const OP_HOST: &str = "127.0.0.2";
@@ -82,11 +89,24 @@ pub async fn world_on(
     tweak: impl FnOnce(&mut Config),
 ) -> World {
     let up = upstream::start().await;
-    let own_url: Url = format!("http://{}", public.local_addr().unwrap())
-        .parse()
-        .unwrap();
+    let port = public.local_addr().unwrap().port();
+    let own_url: Url = match options.tls {
+        true => format!("https://localhost:{port}"),
+        false => format!("http://127.0.0.1:{port}"),
+    }
+    .parse()
+    .unwrap();
     let public_url = options.public_url.clone().unwrap_or(own_url);
     let mut cfg = config(up.url());
+    let (tls_files, tls_roots) = match options.tls {
+        true => {
+            let (dir, cert) = super::with_self_signed_tls(&mut cfg);
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(cert.cert.der().clone()).unwrap();
+            (Some(dir), Some(roots))
+        }
+        false => (None, None),
+    };
     cfg.stagepass.public_url = public_url.clone();
     let callback = public_url.join(options.callback_path).unwrap();
     let op = op::start(&OpOptions {
@@ -132,6 +152,8 @@ pub async fn world_on(
         op,
         sp,
         public_url,
+        tls_roots,
+        _tls_files: tls_files,
     }
 }
 
@@ -188,7 +210,7 @@ impl World {
         });
         assert_eq!(
             callback.host_str(),
-            Some(SP_HOST),
+            self.public_url.host_str(),
             "OP redirected to {callback}"
         );
         callback
