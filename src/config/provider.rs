@@ -17,6 +17,27 @@ const DEFAULT_ALGORITHM: &str = "RS256";
 /// Always requested: stagepass needs the subject, name and email.
 const BASE_SCOPES: &[&str] = &["openid", "profile", "email"];
 
+/// The keys stagepass reads in a provider entry and its `signIn`. Backstage
+/// may read more there (fine); a key one edit away from one of these is
+/// most likely a typo that leaves a setting at its default without a word
+/// (`requireVerifedEmail: true` would leave unverified emails usable).
+const PROVIDER_KEYS: &[&str] = &[
+    "metadataUrl",
+    "clientId",
+    "clientSecret",
+    "callbackUrl",
+    "tokenEndpointAuthMethod",
+    "tokenSignedResponseAlg",
+    "scope",
+    "additionalScopes",
+    "prompt",
+    "sessionDuration",
+    "timeout",
+    "signIn",
+    "caFile",
+];
+const SIGN_IN_KEYS: &[&str] = &["resolvers", "requireVerifiedEmail"];
+
 pub(super) fn provider(
     entry: &Field,
     id: &str,
@@ -24,6 +45,14 @@ pub(super) fn provider(
     problems: &mut Problems,
 ) -> Option<ProviderConfig> {
     entry.map(problems)?;
+    let near_misses = (entry.near_misses(PROVIDER_KEYS).into_iter())
+        .chain(entry.child("signIn").near_misses(SIGN_IN_KEYS));
+    for (path, known) in near_misses {
+        problems.warn(
+            &path,
+            format!("stagepass does not read this key; did you mean {known}?"),
+        );
+    }
     let child = |key| entry.child(key);
     let metadata_url = child("metadataUrl").required(problems, parse::metadata_url);
     let client_id = child("clientId").required(problems, parse::name);

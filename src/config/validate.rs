@@ -78,25 +78,31 @@ pub(super) fn validate(
         base_dir,
     };
     let auth = auth(&Field::root(tree, "auth"), &selected, &mut problems);
-    if let (Some(stagepass), Some(auth)) = (stagepass.as_mut(), auth.as_ref()) {
-        let needs_catalog = auth.guest.is_some()
-            || auth
-                .providers
-                .get(&stagepass.provider)
-                .is_some_and(|p| !p.resolvers.is_empty());
-        stagepass.catalog = backstage::catalog(
-            &section.child("catalog"),
-            needs_catalog,
-            base_dir,
-            &mut problems,
-        );
+    // Checked even when other parts of either section are wrong, so one run
+    // lists every problem.
+    let needs_catalog = auth.as_ref().is_some_and(|auth| {
+        auth.guest.is_some()
+            || (provider.as_ref())
+                .and_then(|name| auth.providers.get(name))
+                .is_some_and(|p| !p.resolvers.is_empty())
+    });
+    let catalog = backstage::catalog(
+        &section.child("catalog"),
+        needs_catalog,
+        base_dir,
+        &mut problems,
+    );
+    if let Some(stagepass) = stagepass.as_mut() {
+        stagepass.catalog = catalog;
         super::headers::check_header_sources(stagepass, &mut problems);
-        if let Some(provider) = auth.providers.get(&stagepass.provider) {
-            super::bearer::warn_on_client_id(&stagepass.bearer, &provider.client_id, &mut problems);
-        }
         if let Ok(title) = Field::root(tree, "app").child("title").text() {
             stagepass.site_name = title;
         }
+    }
+    if let (Some(stagepass), Some(auth)) = (stagepass.as_ref(), auth.as_ref())
+        && let Some(provider) = auth.providers.get(&stagepass.provider)
+    {
+        super::bearer::warn_on_client_id(&stagepass.bearer, &provider.client_id, &mut problems);
     }
     warn_near_misses(&Field::root(tree, "auth"), &mut problems);
     match (stagepass, auth) {

@@ -1,6 +1,7 @@
 //! Tests through the public entry points, on real files in a temp dir and
 //! with an injected environment.
 
+mod all_at_once;
 mod duration;
 mod headers;
 mod load;

@@ -143,3 +143,22 @@ fn a_backstage_token_lifetime_out_of_range_is_clamped_and_said_at_load() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_provider_key_one_edit_from_one_stagepass_reads_is_announced() {
+    let overlay = super::provider_overlay(
+        "signIn: {requireVerifedEmail: true}\ntokenSignedResponseAlgs: [ES256]\nadditionalScopes: [groups]",
+    );
+    let found: Vec<String> = ok(super::load_over(&overlay))
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for typo in [
+        "auth.providers.my-auth-provider.development.signIn.requireVerifedEmail: stagepass does not read this key; did you mean requireVerifiedEmail?",
+        "auth.providers.my-auth-provider.development.tokenSignedResponseAlgs: stagepass does not read this key; did you mean tokenSignedResponseAlg?",
+    ] {
+        assert!(found.iter().any(|w| w == typo), "{found:?}");
+    }
+    assert_eq!(found.len(), 2, "known keys are not announced: {found:?}");
+}
