@@ -90,14 +90,15 @@ pub async fn caddy(port: u16, site: &str) -> Peer {
 /// Waits until the peer accepts connections (a wait, not a timing check).
 async fn started(mut peer: Peer) -> Peer {
     for _ in 0..200 {
+        // Exited first: a listener on its port is another process's.
+        if let Ok(Some(status)) = peer.child.try_wait() {
+            panic!("the proxy exited ({status}): {}", peer.log());
+        }
         if tokio::net::TcpStream::connect(("127.0.0.1", peer.port))
             .await
             .is_ok()
         {
             return peer;
-        }
-        if let Ok(Some(status)) = peer.child.try_wait() {
-            panic!("the proxy exited ({status}): {}", peer.log());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -15,16 +15,30 @@ pub struct Redis {
 const SERVER: &str = "/usr/bin/redis-server";
 
 impl Redis {
+    /// On a free port; another one when a concurrent test took it first.
     pub async fn start() -> Redis {
-        Self::start_on(super::free_port()).await
+        for _ in 0..5 {
+            if let Some(redis) = Self::try_start_on(super::free_port()).await {
+                return redis;
+            }
+        }
+        panic!("redis-server could not listen on any of five free ports");
     }
 
+    /// On `port` (to restart where a stopped one was).
     pub async fn start_on(port: u16) -> Redis {
+        (Self::try_start_on(port).await)
+            .unwrap_or_else(|| panic!("redis-server could not listen on {port}"))
+    }
+
+    /// `None` when the port is taken: the server exits, or the Redis that
+    /// answers there is another process.
+    async fn try_start_on(port: u16) -> Option<Redis> {
         assert!(
             std::path::Path::new(SERVER).exists(),
             "redis-server is missing: run .ci/install-prerequisites first"
         );
-        let child = Command::new(SERVER)
+        let mut child = Command::new(SERVER)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -32,19 +46,20 @@ impl Redis {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server starts");
+        let pid = child.id().expect("a running child has an id");
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+            if let Some(answering) = process_id(port).await {
+                return (answering == pid).then_some(Redis {
+                    port,
+                    child: Some(child),
+                });
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Redis {
-            port,
-            child: Some(child),
-        }
+        panic!("redis-server never listened on {port}");
     }
 
     pub fn url(&self) -> String {
@@ -57,5 +72,28 @@ impl Redis {
             let _ = child.kill().await;
             let _ = child.wait().await;
         }
+    }
+}
+
+/// The process id of the Redis answering on `port` (`INFO server`).
+async fn process_id(port: u16) -> Option<u32> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    stream.write_all(b"INFO server\r\n").await.ok()?;
+    let mut answer = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some((_, rest)) = answer.split_once("process_id:")
+            && let Some((id, _)) = rest.split_once("\r\n")
+        {
+            return id.trim().parse().ok();
+        }
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
 }
