@@ -135,6 +135,7 @@ async fn the_admin_port_locks_a_person_out_now() {
         .unwrap();
     let reply = send(&client(), req).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.json()["revoked"].is_string(), "{}", reply.text());
     refused_within(r.other.public, &alices).await;
     // A machine's API token is covered too: issued before the revocation.
     let token = r.w.op.machine_token(&[]).await;
@@ -168,7 +169,21 @@ async fn the_admin_port_locks_a_person_out_now() {
         .header("content-type", "text/plain")
         .body(json!({"sub": "bob"}).to_string().into())
         .unwrap();
-    assert_eq!(send(&client(), form).await.status, 415);
+    let refused = send(&client(), form).await;
+    assert_eq!(refused.status, 415);
+    assert_eq!(
+        refused.json()["error"]["name"],
+        "json_only",
+        "{}",
+        refused.text()
+    );
+    let unknown = send(&client(), revoke(json!({"who": "bob"}))).await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.json()["error"]["message"].is_string(),
+        "{}",
+        unknown.text()
+    );
     let metrics = get(&r.w.sp.admin_url("/metrics")).await.text();
     assert!(
         metrics.contains("stagepass_sessions_revoked_total{kind=\"subject\"} 2"),

@@ -26,10 +26,10 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: std::net::IpAddr) -
 /// only as JSON, which no other web page can send without a preflight.
 async fn revoke(app: &App, req: Request<Incoming>, peer: std::net::IpAddr) -> Response<Body> {
     if !peer.is_loopback() {
-        return text(
+        return refused(
             StatusCode::FORBIDDEN,
-            "text/plain",
-            "revoke only from the same host (kubectl port-forward, exec)\n",
+            "not_local",
+            "revoke only from the same host (kubectl port-forward, exec)",
         );
     }
     let json = req
@@ -38,10 +38,10 @@ async fn revoke(app: &App, req: Request<Incoming>, peer: std::net::IpAddr) -> Re
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json {
-        return text(
+        return refused(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "text/plain",
-            "send Content-Type: application/json\n",
+            "json_only",
+            "send Content-Type: application/json",
         );
     }
     let body = match Limited::new(req.into_body(), MAX_REVOKE_BYTES)
@@ -49,19 +49,39 @@ async fn revoke(app: &App, req: Request<Incoming>, peer: std::net::IpAddr) -> Re
         .await
     {
         Ok(body) => body.to_bytes(),
-        Err(_) => return text(StatusCode::BAD_REQUEST, "text/plain", "body too large\n"),
+        Err(_) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                "too_large",
+                "the body is too large",
+            );
+        }
     };
     let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return text(
+        return refused(
             StatusCode::BAD_REQUEST,
-            "text/plain",
-            "send JSON: {\"sub\": \"…\"} or {\"sid\": \"…\"}\n",
+            "invalid_request",
+            r#"send JSON: {"sub": "…"} or {"sid": "…"}"#,
         );
     };
     match app.gate.revoke_by_admin(&request) {
-        Ok(said) => text(StatusCode::OK, "text/plain", format!("revoked: {said}\n")),
-        Err(reason) => text(StatusCode::BAD_REQUEST, "text/plain", format!("{reason}\n")),
+        Ok(said) => json_answer(StatusCode::OK, &serde_json::json!({ "revoked": said })),
+        Err(reason) => refused(StatusCode::BAD_REQUEST, "invalid_request", &reason),
     }
+}
+
+/// The endpoint takes JSON, so it answers JSON, in the shape of the public
+/// port's errors.
+fn refused(status: StatusCode, name: &str, message: &str) -> Response<Body> {
+    let error = serde_json::json!({
+        "error": { "name": name, "message": message },
+        "response": { "statusCode": status.as_u16() },
+    });
+    json_answer(status, &error)
+}
+
+fn json_answer(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    text(status, "application/json", format!("{value}\n"))
 }
 
 fn read_only<B>(app: &App, req: &Request<B>) -> Response<Body> {
