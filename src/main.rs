@@ -51,8 +51,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate the config and print the effective config with secrets as
-    /// ***. The files it names (catalog, keys, certificates) are read at
-    /// start-up, not here.
+    /// ***. The catalog and key-store files are read at start-up, not here.
     Check,
 }
 
