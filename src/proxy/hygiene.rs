@@ -157,16 +157,34 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
 
 /// Removes every identity header in every spelling, and `extra` names such as
 /// the header stagepass injects its own token into (usually `Authorization`).
+/// `keep` is a header stagepass itself put on the request (its request id):
+/// it stays, and only its other spellings go.
 pub fn strip_identity_headers<'a>(
     headers: &mut HeaderMap,
     extra: impl IntoIterator<Item = &'a HeaderName, IntoIter: Clone>,
+    keep: Option<&HeaderName>,
 ) {
     let extra = extra.into_iter();
-    remove_where(headers, |n| {
-        IDENTITY_HEADERS.contains(&n)
-            || IDENTITY_PREFIXES.iter().any(|p| n.starts_with(p))
+    remove_where(headers, |name, n| {
+        is_identity_header(n)
             || (extra.clone()).any(|e| same_name(n.as_bytes(), e.as_str().as_bytes()))
+            || keep.is_some_and(|own| n == own.as_str() && name != own)
     });
+}
+
+/// Whether `name` (canonical) is one of [`IDENTITY_HEADERS`] or in one of
+/// [`IDENTITY_PREFIXES`]. Every one of them starts with `x`, `r` or `c`
+/// (a test holds the lists to it): most of a request's headers are told
+/// apart by their first letter, not by 36 comparisons.
+fn is_identity_header(name: &str) -> bool {
+    match name.as_bytes().first() {
+        Some(b'x') => {
+            IDENTITY_HEADERS.contains(&name)
+                || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
+        }
+        Some(b'r' | b'c') => IDENTITY_HEADERS.contains(&name),
+        _ => false,
+    }
 }
 
 /// Removes stagepass's own cookies (`<prefix>` and `<prefix>_*`) from the
@@ -235,7 +253,7 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
             headers.remove(name);
         }
     } else {
-        remove_where(headers, |n| FORWARDING_HEADERS.contains(&n));
+        remove_where(headers, |_, n| FORWARDING_HEADERS.contains(&n));
     }
     let ip = peer.ip_text();
     let xff = match chain {
@@ -283,10 +301,10 @@ pub fn last_forwarded_host(headers: &HeaderMap) -> Option<String> {
 }
 
 /// One pass; nothing is allocated when nothing goes, as usual.
-fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
+fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName, &str) -> bool) {
     let mut names = Vec::new();
     for name in headers.keys() {
-        if doomed(&canonical(name)) {
+        if doomed(name, &canonical(name)) {
             names.push(name.clone());
         }
     }

@@ -176,13 +176,12 @@ impl Forwarder {
         let id = headers.get(request_id::HEADER).cloned();
         hygiene::remove_hop_by_hop(headers);
         // Whatever stagepass injects is stripped first, in every spelling,
-        // even if a caller forgot to list it in `strip`; so is the request
-        // id (put back below), whose `_` spelling a CGI-style app reads as
-        // the same variable.
+        // even if a caller forgot to list it in `strip`.
         let injected = inject.headers.iter().map(|(name, _)| name);
-        let id_header = request_id::HEADER;
-        let own = strip.iter().chain(injected).chain([&id_header]);
-        hygiene::strip_identity_headers(headers, own);
+        // The request id's `_` spelling, which a CGI-style app reads as the
+        // same variable, goes too.
+        let own = Some(&request_id::HEADER);
+        hygiene::strip_identity_headers(headers, strip.iter().chain(injected), own);
         hygiene::strip_own_cookies(headers, &self.cookie_prefix);
         // The public host comes from config, never from the client's Host.
         hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));

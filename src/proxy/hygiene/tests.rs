@@ -42,7 +42,7 @@ fn identity_headers_go_in_every_spelling() {
         ("X-Pomerium-Claim-Groups", "admins"),
         ("x-app", "kept"),
     ]);
-    strip_identity_headers(&mut h, &[header::AUTHORIZATION]);
+    strip_identity_headers(&mut h, &[header::AUTHORIZATION], None);
     assert_eq!(h.len(), 1, "{h:?}");
 }
 
@@ -52,7 +52,7 @@ fn a_client_authorization_stays_unless_stagepass_owns_it() {
         ("authorization", "Bearer app-key"),
         ("x-forwarded-user", "m"),
     ]);
-    strip_identity_headers(&mut h, &[]);
+    strip_identity_headers(&mut h, &[], None);
     assert_eq!(h.len(), 1, "{h:?}");
     assert_eq!(h["authorization"], "Bearer app-key");
 }
@@ -112,4 +112,13 @@ fn trusted_peer_extends_the_chain() {
     set_forwarding_headers(&mut h, peer, None);
     assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.1.1.1");
     assert_eq!(h["x-forwarded-proto"], "https");
+}
+
+#[test]
+fn every_identity_header_passes_the_first_letter_filter() {
+    for name in IDENTITY_HEADERS.iter().chain(IDENTITY_PREFIXES.iter()) {
+        assert!(is_identity_header(name), "{name}");
+    }
+    assert!(is_identity_header("x-authentik-username"));
+    assert!(!is_identity_header("accept"));
 }
