@@ -147,12 +147,14 @@ async fn trusted_proxies_may_set_forwarding_headers() {
         .header("x-forwarded-proto", "https")
         .header("x-forwarded-host", "portal.example.com")
         // Passed through by the proxy from its client: a CGI-style app
-        // reads it as X-Forwarded-For.
+        // reads it as X-Forwarded-For, and Symfony serves X-Original-URL.
         .header("X_Forwarded_For", "198.51.100.7")
+        .header("x-original-url", "/admin")
         .body(Full::default())
         .unwrap();
     send(&client(), req).await;
     let seen = up.controls.last();
+    assert_eq!(seen.header("x-original-url"), None);
     assert_eq!(
         seen.header("x-forwarded-for"),
         Some("203.0.113.9, 127.0.0.1")

@@ -95,6 +95,8 @@ async fn a_group_rule_admits_members_and_refuses_others_on_the_normalised_path()
         "/Admin/users",
         "/admin;a/x",
         "/admin;jsessionid=1",
+        // An empty segment to those servers, merged away: refused as a path.
+        "/;a/admin",
     ] {
         for agent in [&mut bob, &mut alice] {
             let reply = agent
@@ -106,10 +108,10 @@ async fn a_group_rule_admits_members_and_refuses_others_on_the_normalised_path()
                 )
                 .await;
             assert_eq!(reply.status, 400, "{spelling}");
-            assert_eq!(
-                reply.json()["error"]["name"],
-                "ambiguous_path",
-                "{spelling}"
+            let name = reply.json()["error"]["name"].clone();
+            assert!(
+                name == "ambiguous_path" || name == "bad_path",
+                "{spelling}: {name}"
             );
         }
     }

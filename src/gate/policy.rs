@@ -105,22 +105,24 @@ impl RouteTable {
     /// drop a segment's `;parameters`, so `/ADMIN/x` or `/admin;a/x` may be
     /// `/admin/x` to the app while its rules say otherwise.
     pub fn find(&self, path: &str) -> Result<Option<&Route>, Error> {
-        for route in &self.routes {
-            if covers(&route.path, path) {
-                return Ok(Some(route));
-            }
-            if covers_loosely(&route.path, path) {
-                return Err(client_error(
-                    StatusCode::BAD_REQUEST,
-                    "ambiguous_path",
-                    format!(
-                        "This address names {} in another spelling (letter case or ;parameters), which apps read differently. Use the address as it is written there.",
-                        route.path
-                    ),
-                ));
-            }
+        let found = self.routes.iter().find(|route| covers(&route.path, path));
+        // Only a more specific route can be walked around this way; one as
+        // long as the match differs only in spelling from it.
+        let matched_len = found.map_or(0, |route| route.path.len());
+        let other_spelling = (self.routes.iter())
+            .take_while(|route| route.path.len() > matched_len)
+            .find(|route| covers_loosely(&route.path, path));
+        match other_spelling {
+            Some(route) => Err(client_error(
+                StatusCode::BAD_REQUEST,
+                "ambiguous_path",
+                format!(
+                    "This address names {} in another spelling (letter case or ;parameters), which apps read differently. Use the address as it is written there.",
+                    route.path
+                ),
+            )),
+            None => Ok(found),
         }
-        Ok(None)
     }
 
     /// Each route upstream's certificate state.
@@ -267,6 +269,40 @@ mod tests {
             backstage_token: true,
             audience: None,
         }
+    }
+
+    fn table(paths: &[&str]) -> RouteTable {
+        let mut routes: Vec<Route> = (paths.iter())
+            .map(|path| Route {
+                path: (*path).into(),
+                ..route()
+            })
+            .collect();
+        routes.sort_by_key(|route| std::cmp::Reverse(route.path.len()));
+        RouteTable { routes }
+    }
+
+    fn found(table: &RouteTable, path: &str) -> Result<Option<String>, &'static str> {
+        match table.find(path) {
+            Ok(route) => Ok(route.map(|r| r.path.clone())),
+            Err(err) => Err(err.code),
+        }
+    }
+
+    #[test]
+    fn another_spelling_of_a_more_specific_route_is_refused_never_matched_wider() {
+        let routes = table(&["/", "/admin", "/api/admin"]);
+        assert_eq!(found(&routes, "/admin/x"), Ok(Some("/admin".into())));
+        assert_eq!(found(&routes, "/ADMIN/x"), Err("ambiguous_path"));
+        assert_eq!(found(&routes, "/admin;a/x"), Err("ambiguous_path"));
+        assert_eq!(found(&routes, "/api/Admin"), Err("ambiguous_path"));
+        assert_eq!(found(&routes, "/api/other;a"), Ok(Some("/".into())));
+        assert_eq!(found(&routes, "/administrator"), Ok(Some("/".into())));
+        // Two routes that differ only in case each keep their own paths.
+        let cased = table(&["/Docs", "/docs"]);
+        assert_eq!(found(&cased, "/docs/x"), Ok(Some("/docs".into())));
+        assert_eq!(found(&cased, "/Docs/x"), Ok(Some("/Docs".into())));
+        assert_eq!(found(&cased, "/DOCS/x"), Err("ambiguous_path"));
     }
 
     static NO_CLAIMS: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -88,11 +88,8 @@ const IDENTITY_PREFIXES: [&str; 8] = [
     "x-remote-extra-",
 ];
 
-/// Forwarding headers that only a trusted proxy may set, and the request
-/// rewrites some apps take from a proxy (Symfony and IIS serve
-/// `X-Original-URL` instead of the path: one a client set would reach a path
-/// the route rules never saw).
-const FORWARDING_HEADERS: [&str; 11] = [
+/// Forwarding headers that only a trusted proxy may set.
+const FORWARDING_HEADERS: [&str; 8] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-proto",
@@ -100,11 +97,14 @@ const FORWARDING_HEADERS: [&str; 11] = [
     "x-forwarded-port",
     "x-forwarded-prefix",
     "x-forwarded-uri",
-    "x-original-url",
-    "x-original-uri",
-    "x-rewrite-url",
     "x-real-ip",
 ];
+
+/// Request rewrites some apps serve instead of the request's own path
+/// (Symfony, IIS): one a client set would reach a path the route rules never
+/// saw. Proxies in front pass a client's headers on, so they go whoever the
+/// peer is; stagepass never sends them.
+const PATH_REWRITES: [&str; 3] = ["x-original-url", "x-original-uri", "x-rewrite-url"];
 
 /// Header names compare equal when they differ only in case or in `_` versus
 /// `-`: CGI-style frameworks (Rack, PHP, WSGI) map both spellings to the same
@@ -241,6 +241,7 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
         .trusted
         .then(|| last_value(headers, "x-forwarded-host"))
         .flatten();
+    remove_where(headers, |_, n| PATH_REWRITES.contains(&n));
     if peer.trusted {
         // What the proxy set passes; a `_` spelling it let through is the
         // client's, and CGI-style apps read it as the same variable.

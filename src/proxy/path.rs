@@ -10,7 +10,8 @@
 //!   resolved, never above the root.
 //! - Refused with a reason: an encoded `/` (`%2F`), `\` (`%5C`) or NUL
 //!   (`%00`), anything encoded twice (`%252E`), a dot segment with path
-//!   parameters (`..;`), a raw backslash or control character. Each has a reading in which it changes
+//!   parameters (`..;`), a segment of parameters only (`/;x`), a raw
+//!   backslash or control character. Each has a reading in which it changes
 //!   which resource is meant, and guessing is how bypasses happen.
 
 use std::borrow::Cow;
@@ -42,7 +43,9 @@ fn already_normal(path: &str) -> bool {
     let mut segments = rest.split('/').peekable();
     while let Some(segment) = segments.next() {
         let dot = matches!(segment.split(';').next(), Some("." | ".."));
-        if dot || (segment.is_empty() && segments.peek().is_some()) {
+        // A segment of parameters only is refused by `rebuild`.
+        let parameters_only = segment.starts_with(';');
+        if dot || parameters_only || (segment.is_empty() && segments.peek().is_some()) {
             return false;
         }
     }
@@ -65,6 +68,13 @@ fn rebuild(path: &str) -> Result<String, BadPath> {
         if matches!(segment.split(';').next(), Some(".." | ".")) && segment.contains(';') {
             return Err(BadPath(
                 "dot segments with parameters (..;) are not allowed in paths",
+            ));
+        }
+        // `;x` alone is an empty segment to them, which they then merge:
+        // `/;x/admin` would be `/admin` to the app and `/;x/admin` here.
+        if segment.starts_with(';') {
+            return Err(BadPath(
+                "segments of parameters only (/;x) are not allowed in paths",
             ));
         }
         match segment.as_str() {

@@ -85,9 +85,12 @@ impl Protocols {
 /// every head beyond it. HTTP/2 counts a field as name, value and 32 bytes
 /// (RFC 7541 4.1), the text of a head as name, value and 4: a head within
 /// `limit` has at most `limit / 5` fields, so it counts at most 28 bytes
-/// more per field here.
+/// more per field here. The four pseudo-headers count as fields there and
+/// as the request line here (about 150 bytes more), and h2 refuses a list
+/// that reaches its bound: 256 bytes more cover both.
 fn http2_header_list_size(limit: usize) -> u32 {
-    let bound = limit.saturating_add((limit / 5 + 1).saturating_mul(28));
+    let per_field = (limit / 5 + 1).saturating_mul(28);
+    let bound = limit.saturating_add(per_field).saturating_add(256);
     u32::try_from(bound).unwrap_or(u32::MAX)
 }
 

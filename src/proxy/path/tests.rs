@@ -34,7 +34,7 @@ fn other_escapes_stay_escaped_so_they_cannot_become_separators() {
     assert_eq!(
         ok("/ADMIN"),
         "/ADMIN",
-        "case is kept: matching is case-sensitive"
+        "case is kept (routes refuse other spellings of theirs)"
     );
     assert_eq!(ok("/100%25off"), "/100%25off", "a literal % stays");
     assert_eq!(ok("/a;v=1/b"), "/a;v=1/b", "parameters elsewhere stay");
@@ -54,6 +54,8 @@ fn ambiguous_paths_are_refused_rather_than_guessed() {
         "/x%25252E",
         "/app/..;/admin",
         "/app/.;x/admin",
+        "/;x/admin",
+        "/api/;jsessionid=1/admin",
         "/a\\b",
         "/a%2",
         "/a%zz",
