@@ -103,7 +103,7 @@ const FORWARDING_HEADERS: [&str; 8] = [
 /// Request rewrites some apps serve instead of the request's own path
 /// (Symfony, IIS): one a client set would reach a path the route rules never
 /// saw. Proxies in front pass a client's headers on, so they go whoever the
-/// peer is; stagepass never sends them.
+/// peer is, with the identity headers; stagepass never sends them.
 const PATH_REWRITES: [&str; 3] = ["x-original-url", "x-original-uri", "x-rewrite-url"];
 
 /// Header names compare equal when they differ only in case or in `_` versus
@@ -140,7 +140,10 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// Tokens are compared in place (case and `_`/`-` folded byte by byte).
 fn is_hop_by_hop(name: &HeaderName, connection: &GetAll<'_, HeaderValue>) -> bool {
     let name = name.as_str().as_bytes();
-    HOP_BY_HOP.iter().any(|h| same_name(name, h.as_bytes()))
+    // Most names have a length no hop-by-hop header has (`host`, `cookie`,
+    // `content-type`): told without comparing ten names.
+    let listed_length = matches!(name.len(), 2 | 7 | 10 | 14 | 16 | 17 | 18 | 19);
+    (listed_length && HOP_BY_HOP.iter().any(|h| same_name(name, h.as_bytes())))
         || (connection.iter())
             .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .any(|token| same_name(name, token.trim_ascii()))
@@ -155,8 +158,9 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
 }
 
-/// Removes every identity header in every spelling, and `extra` names such as
-/// the header stagepass injects its own token into (usually `Authorization`).
+/// Removes every identity header in every spelling, the path rewrites
+/// ([`PATH_REWRITES`], in the same pass), and `extra` names such as the
+/// header stagepass injects its own token into (usually `Authorization`).
 /// `keep` is a header stagepass itself put on the request (its request id):
 /// it stays, and only its other spellings go.
 pub fn strip_identity_headers<'a>(
@@ -172,15 +176,17 @@ pub fn strip_identity_headers<'a>(
     });
 }
 
-/// Whether `name` (canonical) is one of [`IDENTITY_HEADERS`] or in one of
-/// [`IDENTITY_PREFIXES`]. Every one of them starts with `x`, `r` or `c`
-/// (a test holds the lists to it): most of a request's headers are told
-/// apart by their first letter, not by 36 comparisons.
+/// Whether `name` (canonical) is one of [`IDENTITY_HEADERS`], in one of
+/// [`IDENTITY_PREFIXES`] or one of [`PATH_REWRITES`]. Every one of them
+/// starts with `x`, `r` or `c` (a test holds the lists to it): most of a
+/// request's headers are told apart by their first letter, not by 39
+/// comparisons.
 fn is_identity_header(name: &str) -> bool {
     match name.as_bytes().first() {
         Some(b'x') => {
             IDENTITY_HEADERS.contains(&name)
                 || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
+                || PATH_REWRITES.contains(&name)
         }
         Some(b'r' | b'c') => IDENTITY_HEADERS.contains(&name),
         _ => false,
@@ -241,7 +247,6 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
         .trusted
         .then(|| last_value(headers, "x-forwarded-host"))
         .flatten();
-    remove_where(headers, |_, n| PATH_REWRITES.contains(&n));
     if peer.trusted {
         // What the proxy set passes; a `_` spelling it let through is the
         // client's, and CGI-style apps read it as the same variable.

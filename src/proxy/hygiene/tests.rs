@@ -116,9 +116,20 @@ fn trusted_peer_extends_the_chain() {
 
 #[test]
 fn every_identity_header_passes_the_first_letter_filter() {
-    for name in IDENTITY_HEADERS.iter().chain(IDENTITY_PREFIXES.iter()) {
+    let lists = IDENTITY_HEADERS.iter().chain(IDENTITY_PREFIXES.iter());
+    for name in lists.chain(PATH_REWRITES.iter()) {
         assert!(is_identity_header(name), "{name}");
     }
     assert!(is_identity_header("x-authentik-username"));
     assert!(!is_identity_header("accept"));
+}
+
+#[test]
+fn the_length_shortcut_knows_every_hop_by_hop_length() {
+    let none = HeaderMap::new();
+    let connection = none.get_all(header::CONNECTION);
+    for name in HOP_BY_HOP {
+        let name = HeaderName::from_static(name);
+        assert!(is_hop_by_hop(&name, &connection), "{name}");
+    }
 }
