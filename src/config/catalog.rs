@@ -69,14 +69,16 @@ pub fn parse_catalog(
             "must be a map: {file: catalog.yaml} or {url: http://backstage:7007/api/catalog, token: ...}",
         )]);
     };
+    const KEYS: [&str; 4] = ["file", "url", "token", "caFile"];
     let mut issues: Vec<ConfigIssue> = map
         .keys()
-        .filter(|key| !["file", "url", "token", "caFile"].contains(&key.as_str()))
+        .filter(|key| !KEYS.contains(&key.as_str()))
         .map(|key| {
-            issue(
-                &format!("{path}.{key}"),
-                "unknown key; expected file, or url, token and caFile",
-            )
+            let message = match super::field::closest(key, &KEYS) {
+                Some(known) => format!("unknown key (did you mean {known}?)"),
+                None => "unknown key; expected file, or url, token and caFile".to_owned(),
+            };
+            issue(&format!("{path}.{key}"), &message)
         })
         .collect();
     let source = match (map.get("file"), map.get("url")) {

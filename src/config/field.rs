@@ -230,7 +230,7 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// The known key most similar to `key`, compared case-insensitively.
-fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(super) fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let key = key.to_lowercase();
     let score = |candidate: &str| strsim::jaro_winkler(&key, &candidate.to_lowercase());
     known

@@ -36,3 +36,16 @@ fn a_catalog_mistake_is_named_next_to_a_broken_auth_section() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_misspelt_catalog_key_gets_the_key_it_was_meant_to_be() {
+    let errors = problems_over(
+        "stagepass:
+  catalog: {fiel: people.yaml}
+",
+    );
+    assert!(
+        errors.contains(&"stagepass.catalog.fiel: unknown key (did you mean file?)".to_owned()),
+        "{errors:?}"
+    );
+}
