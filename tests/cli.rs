@@ -91,6 +91,47 @@ auth:
     assert!(out.stdout.is_empty(), "nothing is served or logged");
 }
 
+/// Files the config names are read at start-up; every one that cannot be
+/// used is named, and nothing is bound.
+#[test]
+fn unusable_files_are_all_named_at_start_up_with_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = write_config(&dir, "garbage.pem", "not a certificate\n");
+    let (public, admin) = (free_port(), free_port());
+    let files = format!(
+        "  tls: {{ certFile: {g}, keyFile: {g} }}\n  upstreamTls: {{ certFile: {g}, keyFile: {g} }}\n",
+        g = garbage.display()
+    );
+    let text = VALID
+        .replace("PUBLIC", &public.to_string())
+        .replace("ADMIN", &admin.to_string())
+        .replace("http://127.0.0.1:9", "https://127.0.0.1:9")
+        .replace("  provider: corp\n", &format!("  provider: corp\n{files}"));
+    let config = write_config(&dir, "files.yaml", &text);
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .env(
+            "TEST_SESSION_SECRET",
+            "a-session-secret-that-is-long-enough-123",
+        )
+        .env("TEST_CLIENT_SECRET", "the-client-secret-value")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    for expected in ["stagepass.tls.certFile", "stagepass.upstreamTls.certFile"] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", public)).is_ok(),
+        "nothing was bound"
+    );
+}
+
 #[test]
 fn later_files_merge_over_earlier_ones_and_check_hides_secrets() {
     let dir = tempfile::tempdir().unwrap();

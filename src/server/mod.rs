@@ -42,19 +42,25 @@ pub struct App {
 impl App {
     /// Builds the application. Fails (before any port is bound) when a file
     /// the config names cannot be used.
+    /// The listener's certificate and the gate's files are independent:
+    /// both are tried, so a run names a problem with each.
     pub fn build(config: Config) -> Result<Arc<App>, String> {
         let metrics = Arc::new(Metrics::new());
-        let tls = match &config.stagepass.tls {
-            Some(tls_config) => Some(tls::acceptor(tls_config)?),
-            None => None,
-        };
-        let gate = Gate::new(&config, Arc::clone(&metrics)).map_err(|e| e.to_string())?;
-        Ok(Arc::new(App {
-            config: Arc::new(config),
-            metrics,
-            gate,
-            tls,
-        }))
+        let tls = config.stagepass.tls.as_ref().map(tls::acceptor).transpose();
+        let gate = Gate::new(&config, Arc::clone(&metrics));
+        match (tls, gate) {
+            (Ok(tls), Ok(gate)) => Ok(Arc::new(App {
+                config: Arc::new(config),
+                metrics,
+                gate,
+                tls,
+            })),
+            (tls, gate) => Err([tls.err(), gate.err()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n")),
+        }
     }
 
     fn peer(&self, addr: SocketAddr, tls: bool) -> Peer {
