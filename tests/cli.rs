@@ -23,6 +23,16 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The secrets [`VALID`] names, as the environment gives them.
+fn with_secrets(command: &mut Command) -> &mut Command {
+    command
+        .env(
+            "TEST_SESSION_SECRET",
+            "a-session-secret-that-is-long-enough-123",
+        )
+        .env("TEST_CLIENT_SECRET", "the-client-secret-value")
+}
+
 const VALID: &str = r#"
 stagepass:
   listen: 127.0.0.1:PUBLIC
@@ -108,14 +118,7 @@ fn unusable_files_are_all_named_at_start_up_with_exit_64() {
         .replace("http://127.0.0.1:9", "https://127.0.0.1:9")
         .replace("  provider: corp\n", &format!("  provider: corp\n{files}"));
     let config = write_config(&dir, "files.yaml", &text);
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .env(
-            "TEST_SESSION_SECRET",
-            "a-session-secret-that-is-long-enough-123",
-        )
-        .env("TEST_CLIENT_SECRET", "the-client-secret-value")
+    let out = with_secrets(Command::new(BIN).arg("--config").arg(&config))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -145,16 +148,9 @@ fn later_files_merge_over_earlier_ones_and_check_hides_secrets() {
         "local.yaml",
         "stagepass:\n  upstream: http://backstage:7007\n",
     );
-    let out = Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&base)
+    let out = with_secrets(Command::new(BIN).args(["check", "--config"]).arg(&base))
         .arg("--config")
         .arg(&local)
-        .env(
-            "TEST_SESSION_SECRET",
-            "a-session-secret-that-is-long-enough-123",
-        )
-        .env("TEST_CLIENT_SECRET", "the-client-secret-value")
         .output()
         .unwrap();
     assert_eq!(
@@ -239,14 +235,7 @@ fn sigterm_stops_the_process_with_status_0() {
             .replace("PUBLIC", &public.to_string())
             .replace("ADMIN", &admin.to_string()),
     );
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .env(
-            "TEST_SESSION_SECRET",
-            "a-session-secret-that-is-long-enough-123",
-        )
-        .env("TEST_CLIENT_SECRET", "the-client-secret-value")
+    let mut child = with_secrets(Command::new(BIN).arg("--config").arg(&config))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -244,12 +244,7 @@ async fn form_post_callback_signs_in_over_https() {
     })
     .await;
     let mut agent = Agent::trusting(w.tls_roots.clone().unwrap());
-    let (target, fields) = form_post_answer(&w, &mut agent).await;
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let done = agent.post_form_cross_site(&target, &fields).await;
+    let done = form_post_sign_in(&w, &mut agent).await;
     assert_eq!(done.status, 302, "{}", done.text());
     assert_eq!(
         location(&w.url("/"), &done.headers).unwrap(),
@@ -266,12 +261,7 @@ async fn form_post_callback_signs_in_over_https() {
 async fn form_post_callback_over_plain_http_is_refused_with_a_way_back() {
     let w = world(WorldOptions::default()).await;
     let mut agent = Agent::new();
-    let (target, fields) = form_post_answer(&w, &mut agent).await;
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let done = agent.post_form_cross_site(&target, &fields).await;
+    let done = form_post_sign_in(&w, &mut agent).await;
     assert!(
         done.status.is_client_error(),
         "{} {}",
@@ -286,17 +276,20 @@ async fn form_post_callback_over_plain_http_is_refused_with_a_way_back() {
     assert!(agent.cookie(SP_HOST, "stagepass").is_none());
 }
 
-/// Starts a sign-in at `/reports?y=2026`, logs in at the IdP and returns
-/// the callback address with the fields a `form_post` answer carries (the
-/// same parameters, as a POST body).
-async fn form_post_answer(w: &World, agent: &mut Agent) -> (url::Url, Vec<(String, String)>) {
+/// Starts a sign-in at `/reports?y=2026`, logs in at the IdP and answers as
+/// an IdP with `response_mode=form_post` does: the callback's parameters as
+/// a cross-site POST body. The callback's reply.
+async fn form_post_sign_in(w: &World, agent: &mut Agent) -> support::Reply {
     let first = agent.get(&w.url("/reports?y=2026")).await;
     let authorize = location(&w.url("/"), &first.headers).unwrap();
     let callback = w.log_in_at_idp(agent, &authorize, "alice").await;
-    let fields = callback.query_pairs().into_owned().collect();
+    let fields: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
+    let fields: Vec<(&str, &str)> = (fields.iter())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let mut target = callback.clone();
     target.set_query(None);
-    (target, fields)
+    agent.post_form_cross_site(&target, &fields).await
 }
 
 /// A discovery document served at one address that names another issuer

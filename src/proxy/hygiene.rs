@@ -250,14 +250,10 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, peer: Peer, host: Option<
     if peer.trusted {
         // What the proxy set passes; a `_` spelling it let through is the
         // client's, and CGI-style apps read it as the same variable.
-        let spelled_otherwise: Vec<HeaderName> = (headers.keys())
-            .filter(|name| name.as_str().contains('_'))
-            .filter(|name| FORWARDING_HEADERS.contains(&&*canonical(name)))
-            .cloned()
-            .collect();
-        for name in spelled_otherwise {
-            headers.remove(name);
-        }
+        // (Names are lower case: only a `_` makes the canonical one differ.)
+        remove_where(headers, |name, n| {
+            name.as_str() != n && FORWARDING_HEADERS.contains(&n)
+        });
     } else {
         remove_where(headers, |_, n| FORWARDING_HEADERS.contains(&n));
     }

@@ -3,20 +3,21 @@
 
 use super::problems_over;
 
+/// Every one of `paths` has a problem in `errors`.
+#[track_caller]
+fn names_each(errors: &[String], paths: &[&str]) {
+    for path in paths {
+        let named = errors.iter().any(|e| e.starts_with(&format!("{path}:")));
+        assert!(named, "{path} not named in {errors:?}");
+    }
+}
+
 #[test]
 fn a_catalog_mistake_is_named_next_to_a_broken_stagepass_section() {
     let errors = problems_over("stagepass:\n  maxConnections: 0\n  catalog: {fiel: people.yaml}\n");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.starts_with("stagepass.maxConnections:")),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.starts_with("stagepass.catalog.fiel:")),
-        "{errors:?}"
+    names_each(
+        &errors,
+        &["stagepass.maxConnections", "stagepass.catalog.fiel"],
     );
 }
 
@@ -25,25 +26,12 @@ fn a_catalog_mistake_is_named_next_to_a_broken_auth_section() {
     let errors = problems_over(
         "stagepass:\n  catalog: {fiel: people.yaml}\nauth:\n  session: {secret: short}\n",
     );
-    assert!(
-        errors.iter().any(|e| e.starts_with("auth.session.secret:")),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.starts_with("stagepass.catalog.fiel:")),
-        "{errors:?}"
-    );
+    names_each(&errors, &["auth.session.secret", "stagepass.catalog.fiel"]);
 }
 
 #[test]
 fn a_misspelt_catalog_key_gets_the_key_it_was_meant_to_be() {
-    let errors = problems_over(
-        "stagepass:
-  catalog: {fiel: people.yaml}
-",
-    );
+    let errors = problems_over("stagepass:\n  catalog: {fiel: people.yaml}\n");
     assert!(
         errors.contains(&"stagepass.catalog.fiel: unknown key (did you mean file?)".to_owned()),
         "{errors:?}"
