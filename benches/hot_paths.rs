@@ -21,6 +21,7 @@ fn session() -> Session {
         id_token: Some("i".repeat(900)),
         issued_at: 0,
         claims: Default::default(),
+        signed_in_at: None,
         id: None,
         idp_sid: None,
         access_token: None,

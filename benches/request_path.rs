@@ -88,6 +88,7 @@ fn session(now: u64) -> Session {
         )),
         issued_at: now,
         claims: Default::default(),
+        signed_in_at: None,
         id: None,
         idp_sid: None,
         access_token: None,

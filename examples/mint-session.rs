@@ -50,6 +50,7 @@ fn main() {
         )),
         issued_at: now,
         claims: Default::default(),
+        signed_in_at: None,
         id: None,
         idp_sid: None,
         access_token: None,

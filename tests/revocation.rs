@@ -23,6 +23,16 @@ struct Replicas {
 }
 
 async fn replicas(redis: &Redis, options: WorldOptions) -> Replicas {
+    replicas_with(redis, options, |_| {}).await
+}
+
+/// Two replicas, the second started from the first's config changed by
+/// `other_config` (as after a restart with a new config).
+async fn replicas_with(
+    redis: &Redis,
+    options: WorldOptions,
+    other_config: impl FnOnce(&mut Config),
+) -> Replicas {
     let seen: Arc<Mutex<Option<Config>>> = Arc::default();
     let keep = Arc::clone(&seen);
     let url = redis.url();
@@ -35,7 +45,8 @@ async fn replicas(redis: &Redis, options: WorldOptions) -> Replicas {
         *keep.lock().unwrap() = Some(cfg.clone());
     })
     .await;
-    let config = seen.lock().unwrap().take().unwrap();
+    let mut config = seen.lock().unwrap().take().unwrap();
+    other_config(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let other = start_on(listener, config).await;
     support::world::wait_until_ready(&other).await;
@@ -122,6 +133,24 @@ async fn sign_out_everywhere_ends_each_of_the_persons_sessions() {
     }
     let (_again, fresh) = signed_in(&r, "alice").await;
     assert_eq!(status_with(r.w.sp.public, &fresh).await, 200);
+}
+
+/// A session is dated by when its person signed in, not by its expiry less
+/// today's `sessionDuration`: a replica restarted with a shorter
+/// `sessionDuration` would otherwise date an earlier sign-in after the
+/// cut-off and keep it.
+#[tokio::test]
+async fn sign_out_everywhere_holds_on_a_replica_with_a_shorter_session_duration() {
+    let redis = Redis::start().await;
+    let r = replicas_with(&redis, WorldOptions::default(), |cfg| {
+        let provider = cfg.auth.providers.get_mut("test").unwrap();
+        provider.session_duration = Duration::from_secs(3600);
+    })
+    .await;
+    let (mut laptop, _) = signed_in(&r, "alice").await;
+    let (_phone, phone) = signed_in(&r, "alice").await;
+    sign_out(&r, &mut laptop, "?everywhere=true").await;
+    refused_within(r.other.public, &phone).await;
 }
 
 #[tokio::test]

@@ -112,6 +112,8 @@ for development only): pick who you want to be.</p>{list}"
             )
             .with_header(header::SET_COOKIE, login_cookie));
         };
+        let now = now();
+        let revocable = self.revocations.enabled();
         let session = Session {
             subject: user.name,
             email: user.email,
@@ -119,16 +121,14 @@ for development only): pick who you want to be.</p>{list}"
             picture: user.picture,
             preferred_username: None,
             groups: Vec::new(),
-            expires_at: now() + self.session_duration.as_secs(),
+            expires_at: now + self.session_duration.as_secs(),
             access_token_expires_at: None,
             refresh_token: None,
             id_token: None,
-            issued_at: now(),
+            issued_at: now,
             claims: Default::default(),
-            id: self
-                .revocations
-                .enabled()
-                .then(super::signin::new_session_id),
+            signed_in_at: revocable.then_some(now),
+            id: revocable.then(super::signin::new_session_id),
             idp_sid: None,
             access_token: None,
         };

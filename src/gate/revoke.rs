@@ -173,12 +173,18 @@ fn logout_error(description: &str) -> Response<Body> {
     )
 }
 
+/// A cookie from before sessions carried their sign-in time is dated from
+/// its expiry and today's `sessionDuration`. Lowered since, that would make
+/// the session look newer than a cut-off it predates; no session signed in
+/// after it was last issued, so that time caps the guess.
 fn reference(session: &Session, duration: std::time::Duration) -> SessionRef<'_> {
+    let inferred =
+        || (session.expires_at.saturating_sub(duration.as_secs())).min(session.issued_at);
     SessionRef {
         id: session.id.as_deref(),
         idp_sid: session.idp_sid.as_deref(),
         subject: &session.subject,
-        signed_in_at: (session.expires_at).saturating_sub(duration.as_secs()),
+        signed_in_at: session.signed_in_at.unwrap_or_else(inferred),
     }
 }
 
@@ -195,4 +201,46 @@ fn store_unavailable(reason: &str) -> Error {
         "The session store cannot be reached; try again.",
     )
     .with_detail(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const HOUR: u64 = 3600;
+
+    /// Signed in at 10,000 for 8 hours, last issued at `issued_at`.
+    fn session(signed_in_at: Option<u64>, issued_at: u64) -> Session {
+        let mut session: Session = serde_json::from_value(serde_json::json!({
+            "sub": "alice", "exp": 10_000 + 8 * HOUR, "iat": issued_at,
+        }))
+        .unwrap();
+        session.signed_in_at = signed_in_at;
+        session
+    }
+
+    #[test]
+    fn a_session_is_dated_by_its_sign_in() {
+        let dated = session(Some(10_000), 10_000 + 2 * HOUR);
+        let one_hour = Duration::from_secs(HOUR);
+        assert_eq!(reference(&dated, one_hour).signed_in_at, 10_000);
+    }
+
+    /// Cookies written before sessions carried their sign-in time.
+    #[test]
+    fn an_undated_session_is_never_dated_after_it_was_issued() {
+        let eight_hours = Duration::from_secs(8 * HOUR);
+        let one_hour = Duration::from_secs(HOUR);
+        let undated = session(None, 10_000);
+        assert_eq!(reference(&undated, eight_hours).signed_in_at, 10_000);
+        // sessionDuration lowered since: expiry less one hour is 7 h later.
+        assert_eq!(reference(&undated, one_hour).signed_in_at, 10_000);
+        let refreshed = session(None, 10_000 + 6 * HOUR);
+        assert_eq!(
+            reference(&refreshed, one_hour).signed_in_at,
+            10_000 + 6 * HOUR
+        );
+    }
 }

@@ -203,7 +203,8 @@ impl Gate {
             issued_at: now,
             access_token: self.keep_access_token.then_some(signed_in.access_token),
             claims: Session::policy_claims(&signed_in.claims, &self.policy_claims),
-            // Only a session that can be revoked needs to be named.
+            // Only a session that can be revoked needs to be named and dated.
+            signed_in_at: self.revocations.enabled().then_some(now),
             id: self.revocations.enabled().then(new_session_id),
             idp_sid: (signed_in.claims.get("sid"))
                 .and_then(|sid| sid.as_str())

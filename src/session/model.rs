@@ -50,6 +50,11 @@ pub struct Session {
     /// When the session was issued (or last refreshed).
     #[serde(rename = "iat")]
     pub issued_at: u64,
+    /// When the person signed in, only with a session store: what "sign out
+    /// everywhere" and back-channel logout compare with their cut-off.
+    /// Refreshes keep it. Cookies from before it was written have none.
+    #[serde(rename = "sia", default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_at: Option<u64>,
     /// A random id, only with a session store: what sign-out revokes.
     #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -111,6 +116,7 @@ impl fmt::Debug for Session {
             .field("id_token", &redacted(&self.id_token))
             .field("issued_at", &self.issued_at)
             .field("claims", &self.claims)
+            .field("signed_in_at", &self.signed_in_at)
             .field("id", &self.id)
             .field("idp_sid", &self.idp_sid)
             .finish()

@@ -250,6 +250,7 @@ pub fn test_session() -> stagepass::session::Session {
         id_token: None,
         issued_at: now(),
         claims: Default::default(),
+        signed_in_at: None,
         id: None,
         idp_sid: None,
         access_token: None,

@@ -18,6 +18,7 @@ fn session(email: Option<&str>, name: Option<&str>, picture: Option<&str>) -> Se
         id_token: None,
         issued_at: 0,
         claims: Default::default(),
+        signed_in_at: None,
         id: None,
         idp_sid: None,
         access_token: None,

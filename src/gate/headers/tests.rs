@@ -15,6 +15,7 @@ fn session() -> Session {
         id_token: Some("h.p.s".into()),
         issued_at: 0,
         claims: Default::default(),
+        signed_in_at: None,
         id: None,
         idp_sid: None,
         access_token: Some("at-123".into()),

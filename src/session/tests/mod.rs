@@ -52,6 +52,7 @@ fn session_with(groups: usize) -> Session {
         id_token: Some("header.payload.signature".into()),
         issued_at: NOW,
         claims: Default::default(),
+        signed_in_at: None,
         id: None,
         idp_sid: None,
         access_token: None,
