@@ -76,6 +76,45 @@ async fn identity_headers_are_stripped_in_every_spelling() {
     }
 }
 
+/// `stagepass.stripHeaders`: headers an app trusted from the proxy it sat
+/// behind before, stripped like the built-in ones, on a public route too.
+#[tokio::test]
+async fn configured_headers_are_stripped_in_every_spelling_on_every_route() {
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.strip_headers = stagepass::config::StripHeaders {
+        names: vec!["x-employee-id".into()],
+        prefixes: vec!["x-corp-".into()],
+    };
+    cfg.stagepass.routes = vec![stagepass::config::RouteConfig {
+        public: true,
+        ..stagepass::config::RouteConfig::at("/status")
+    }];
+    let sp = start(cfg).await;
+    let client = client();
+    let forged = spellings("X-Employee-Id")
+        .into_iter()
+        .chain(spellings("X-Corp-Role"));
+    for name in forged {
+        for (path, signed_in) in [("/echo", true), ("/status", false)] {
+            let builder = match signed_in {
+                true => request("GET", &sp.url(path)),
+                false => anonymous("GET", &sp.url(path)),
+            };
+            let req = builder
+                .header(name.as_str(), "forged")
+                .header("x-employee-idx", "kept")
+                .body(Full::default())
+                .unwrap();
+            assert_eq!(send(&client, req).await.status, 200, "{path}");
+            let seen = up.controls.last();
+            let leaked: Vec<_> = seen.headers.iter().filter(|(_, v)| v == "forged").collect();
+            assert!(leaked.is_empty(), "{name} reached {path}: {leaked:?}");
+            assert_eq!(seen.header("x-employee-idx"), Some("kept"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn own_cookies_are_removed_and_others_kept() {
     let up = upstream::start().await;

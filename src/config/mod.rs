@@ -22,6 +22,7 @@ mod redact;
 mod resolvers;
 mod routes;
 mod sessions;
+mod strip;
 mod substitute;
 mod types;
 mod validate;
@@ -39,6 +40,7 @@ pub use parse::is_https_or_loopback;
 pub use resolvers::*;
 pub use routes::{AllowConfig, RouteConfig};
 pub use sessions::RedisStoreConfig;
+pub use strip::StripHeaders;
 pub use types::*;
 
 /// A successfully loaded configuration.

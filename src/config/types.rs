@@ -106,6 +106,9 @@ pub struct StagepassConfig {
     pub assertion_header: http::HeaderName,
     /// `headers`: which identity headers go upstream and what fills them.
     pub headers: super::HeadersConfig,
+    /// `stripHeaders`: more headers no client may send (besides the
+    /// identity headers always stripped), on every route.
+    pub strip_headers: super::StripHeaders,
     /// The name on stagepass's pages: Backstage's `app.title`, else "stagepass".
     pub site_name: String,
     /// `routes`: public paths, other upstreams, who may reach what.

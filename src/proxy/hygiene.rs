@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use http::header::{self, GetAll, HeaderMap, HeaderName, HeaderValue};
 
 use super::peer::Peer;
+use crate::config::StripHeaders;
 use crate::cookie_header;
 
 /// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy-specific ones that are
@@ -158,20 +159,29 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
 }
 
+/// What else [`strip_identity_headers`] removes.
+pub struct Extra<'a, I> {
+    /// Names such as the header stagepass injects its own token into
+    /// (usually `Authorization`).
+    pub names: I,
+    /// `stagepass.stripHeaders`.
+    pub configured: &'a StripHeaders,
+}
+
 /// Removes every identity header in every spelling, the path rewrites
-/// ([`PATH_REWRITES`], in the same pass), and `extra` names such as the
-/// header stagepass injects its own token into (usually `Authorization`).
-/// `keep` is a header stagepass itself put on the request (its request id):
-/// it stays, and only its other spellings go.
+/// ([`PATH_REWRITES`], in the same pass), and the `extra` ones. `keep` is a
+/// header stagepass itself put on the request (its request id): it stays,
+/// and only its other spellings go.
 pub fn strip_identity_headers<'a>(
     headers: &mut HeaderMap,
-    extra: impl IntoIterator<Item = &'a HeaderName, IntoIter: Clone>,
+    extra: Extra<'_, impl Iterator<Item = &'a HeaderName> + Clone>,
     keep: Option<&HeaderName>,
 ) {
-    let extra = extra.into_iter();
+    let configured = (!extra.configured.is_empty()).then_some(extra.configured);
     remove_where(headers, |name, n| {
         is_identity_header(n)
-            || (extra.clone()).any(|e| same_name(n.as_bytes(), e.as_str().as_bytes()))
+            || (extra.names.clone()).any(|e| same_name(n.as_bytes(), e.as_str().as_bytes()))
+            || configured.is_some_and(|strip| strip.matches(n))
             || keep.is_some_and(|own| n == own.as_str() && name != own)
     });
 }

@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 use url::Url;
 
 use crate::body::{self, Body};
-use crate::config::StagepassConfig;
+use crate::config::{StagepassConfig, StripHeaders};
 use crate::error::{Error, Source};
 use crate::http_client;
 use crate::metrics::Metrics;
@@ -45,6 +45,8 @@ pub struct Forwarder {
     upstream: Upstream,
     response_timeout: Duration,
     cookie_prefix: String,
+    /// `stagepass.stripHeaders`, stripped with the identity headers.
+    strip_headers: StripHeaders,
     /// `X-Forwarded-Host` for the upstream: `publicUrl`'s host and port.
     public_host: HeaderValue,
     metrics: Arc<Metrics>,
@@ -111,6 +113,7 @@ impl Forwarder {
             upstream,
             response_timeout: config.timeouts.response_headers,
             cookie_prefix: config.cookie_name.clone(),
+            strip_headers: config.strip_headers.clone(),
             public_host: public_host(&config.public_url),
             metrics,
             tls_health: tls_health::TlsHealth::default(),
@@ -181,7 +184,11 @@ impl Forwarder {
         // The request id's `_` spelling, which a CGI-style app reads as the
         // same variable, goes too.
         let own = Some(&request_id::HEADER);
-        hygiene::strip_identity_headers(headers, strip.iter().chain(injected), own);
+        let extra = hygiene::Extra {
+            names: strip.iter().chain(injected),
+            configured: &self.strip_headers,
+        };
+        hygiene::strip_identity_headers(headers, extra, own);
         hygiene::strip_own_cookies(headers, &self.cookie_prefix);
         // The public host comes from config, never from the client's Host.
         hygiene::set_forwarding_headers(headers, peer, Some(self.public_host.clone()));

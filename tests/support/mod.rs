@@ -76,6 +76,7 @@ pub fn config(upstream: Url) -> Config {
             catalog: None,
             backstage_token_header: http::header::AUTHORIZATION,
             headers: Default::default(),
+            strip_headers: Default::default(),
             site_name: "stagepass".into(),
             routes: Vec::new(),
             bearer: Default::default(),

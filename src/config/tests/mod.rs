@@ -9,6 +9,7 @@ mod outbound;
 mod properties;
 mod redact;
 mod routes;
+mod strip;
 mod validate;
 mod warnings;
 

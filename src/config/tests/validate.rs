@@ -396,7 +396,7 @@ fn unknown_stagepass_keys_suggest_the_closest_known_key() {
         errors,
         [
             "stagepass.pubicUrl: unknown key (did you mean publicUrl?)",
-            "stagepass.zzz: unknown key (known keys: listen, publicUrl, upstream, provider, admin, tls, trustedProxies, allowedRedirectOrigins, timeouts, shutdownGracePeriod, maxRequestHeaderBytes, maxConnections, cookieName, catalog, backstageToken, assertion, headers, routes, bearer, outboundProxy, upstreamTls, sessions)",
+            "stagepass.zzz: unknown key (known keys: listen, publicUrl, upstream, provider, admin, tls, trustedProxies, allowedRedirectOrigins, timeouts, shutdownGracePeriod, maxRequestHeaderBytes, maxConnections, cookieName, catalog, backstageToken, assertion, headers, stripHeaders, routes, bearer, outboundProxy, upstreamTls, sessions)",
             "stagepass.admin.listn: unknown key (did you mean listen?)",
             "stagepass.timeouts.conect: unknown key (did you mean connect?)",
         ]

@@ -11,6 +11,34 @@ fn map(pairs: &[(&str, &str)]) -> HeaderMap {
     h
 }
 
+fn strip(h: &mut HeaderMap, names: &[HeaderName], configured: &StripHeaders) {
+    let extra = Extra {
+        names: names.iter(),
+        configured,
+    };
+    strip_identity_headers(h, extra, None);
+}
+
+#[test]
+fn configured_names_and_prefixes_go_in_every_spelling() {
+    let configured = StripHeaders {
+        names: vec!["x-employee-id".into()],
+        prefixes: vec!["x-corp-".into()],
+    };
+    let mut h = map(&[
+        ("X-Employee-Id", "1"),
+        ("x_employee_id", "2"),
+        ("X-CORP-ROLE", "admin"),
+        ("x_corp_cost_center", "42"),
+        ("x-employee-idx", "kept"),
+        ("x-corporate", "kept"),
+    ]);
+    strip(&mut h, &[], &configured);
+    let mut kept: Vec<_> = h.keys().map(HeaderName::as_str).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, ["x-corporate", "x-employee-idx"]);
+}
+
 #[test]
 fn hop_by_hop_and_connection_named_headers_go() {
     let mut h = map(&[
@@ -42,7 +70,7 @@ fn identity_headers_go_in_every_spelling() {
         ("X-Pomerium-Claim-Groups", "admins"),
         ("x-app", "kept"),
     ]);
-    strip_identity_headers(&mut h, &[header::AUTHORIZATION], None);
+    strip(&mut h, &[header::AUTHORIZATION], &StripHeaders::default());
     assert_eq!(h.len(), 1, "{h:?}");
 }
 
@@ -52,7 +80,7 @@ fn a_client_authorization_stays_unless_stagepass_owns_it() {
         ("authorization", "Bearer app-key"),
         ("x-forwarded-user", "m"),
     ]);
-    strip_identity_headers(&mut h, &[], None);
+    strip(&mut h, &[], &StripHeaders::default());
     assert_eq!(h.len(), 1, "{h:?}");
     assert_eq!(h["authorization"], "Bearer app-key");
 }
