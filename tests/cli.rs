@@ -108,22 +108,40 @@ fn unusable_files_are_all_named_at_start_up_with_exit_64() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = write_config(&dir, "garbage.pem", "not a certificate\n");
     let (public, admin) = (free_port(), free_port());
+    let catalog = write_config(&dir, "catalog.yaml", "kind: [not an entity\n");
     let files = format!(
-        "  tls: {{ certFile: {g}, keyFile: {g} }}\n  upstreamTls: {{ certFile: {g}, keyFile: {g} }}\n",
+        "  tls: {{ certFile: {g}, keyFile: {g} }}\n  upstreamTls: {{ certFile: {g}, keyFile: {g} }}\n  catalog: {{ file: {c} }}\n",
+        g = garbage.display(),
+        c = catalog.display()
+    );
+    let key_store = format!(
+        "  keyStore:\n    provider: static\n    static:\n      keys:\n        - {{ publicKeyFile: {g}, privateKeyFile: {g}, keyId: k1, algorithm: ES256 }}\n",
         g = garbage.display()
     );
+    let resolvers = "        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n";
     let text = VALID
         .replace("PUBLIC", &public.to_string())
         .replace("ADMIN", &admin.to_string())
         .replace("http://127.0.0.1:9", "https://127.0.0.1:9")
-        .replace("  provider: corp\n", &format!("  provider: corp\n{files}"));
+        .replace("  provider: corp\n", &format!("  provider: corp\n{files}"))
+        .replace("auth:\n", &format!("auth:\n{key_store}"))
+        .replace(
+            "        clientSecret: ${TEST_CLIENT_SECRET}\n",
+            &format!("        clientSecret: ${{TEST_CLIENT_SECRET}}\n{resolvers}"),
+        );
     let config = write_config(&dir, "files.yaml", &text);
     let out = with_secrets(Command::new(BIN).arg("--config").arg(&config))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
-    for expected in ["stagepass.tls.certFile", "stagepass.upstreamTls.certFile"] {
+    let expected = [
+        "stagepass.tls.certFile",
+        "stagepass.upstreamTls.certFile",
+        "stagepass.catalog",
+        "auth.keyStore",
+    ];
+    for expected in expected {
         assert!(
             stderr.contains(expected),
             "missing {expected:?} in:\n{stderr}"

@@ -58,11 +58,19 @@ impl Backstage {
         };
         let fresh_for = catalog.fresh_for;
         let resolver = IdentityResolver::new(resolvers, catalog, outbound)
-            .map_err(|e| format!("stagepass.catalog: {e}"))?
-            .counting(Arc::clone(metrics));
-        let tokens = TokenIssuer::new(config.auth.token.clone())
-            .map_err(|e| format!("auth.keyStore: {e}"))?
-            .counting(Arc::clone(metrics));
+            .map_err(|e| format!("stagepass.catalog: {e}"));
+        let tokens =
+            TokenIssuer::new(config.auth.token.clone()).map_err(|e| format!("auth.keyStore: {e}"));
+        // Both files are read, so one start-up names both when both fail.
+        let (resolver, tokens) = match (resolver, tokens) {
+            (Ok(resolver), Ok(tokens)) => (resolver, tokens),
+            (resolver, tokens) => {
+                let failures = [resolver.err(), tokens.err()].into_iter().flatten();
+                return Err(failures.collect::<Vec<_>>().join("\n"));
+            }
+        };
+        let resolver = resolver.counting(Arc::clone(metrics));
+        let tokens = tokens.counting(Arc::clone(metrics));
         Ok(Some(Backstage {
             resolver,
             tokens,

@@ -7,6 +7,7 @@
 
 mod backstage;
 mod bearer;
+mod build;
 mod challenge;
 mod form;
 mod forward_auth;
@@ -30,7 +31,6 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 
 use crate::body::Body;
-use crate::config::{Config, ResolverConfig, ResolverKind};
 use crate::error::{Error, Source};
 use crate::metrics::Metrics;
 use crate::oidc::OidcProvider;
@@ -87,60 +87,6 @@ enum SignIn {
 }
 
 impl Gate {
-    /// Builds the pipeline and starts IdP discovery in the background.
-    /// Must be called inside a Tokio runtime.
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, String> {
-        let sp = &config.stagepass;
-        let keys =
-            SessionKeys::from_secrets(&config.auth.session_secrets, &config.session_binding())
-                .ok_or("auth.session.secret: missing")?;
-        let cookies = CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
-            .map_err(|e| format!("stagepass.cookieName: {e}"))?;
-        let outbound = crate::http_client::Outbound::new(&sp.outbound)?;
-        let (sign_in, session_duration, callback_path, resolvers) =
-            sign_in(config, &outbound, &metrics)?;
-        let backstage = Backstage::build(config, resolvers, &outbound, &metrics)?;
-        let route_table = policy::RouteTable::new(sp, &metrics)?;
-        let revocations = match &sp.session_store {
-            Some(store) => crate::revocation::Revocations::with_store(store, Arc::clone(&metrics))?,
-            None => crate::revocation::Revocations::none(),
-        };
-        if sp.outbound.upstream_tls.insecure_skip_verify {
-            metrics.set_upstream_tls_unverified();
-            tracing::warn!(
-                "stagepass.upstreamTls.insecureSkipVerify is on: any certificate the upstream shows is accepted, so anyone on the path to it can read and change its traffic"
-            );
-        }
-        let person = headers::PersonHeaders::new(sp.headers.clone());
-        Ok(Gate {
-            keep_access_token: person.passes_access_token()
-                || route_table.any_passes_access_token(),
-            policy_claims: sp.policy_claims(),
-            bearer: sp.bearer.clone(),
-            forwarder: Forwarder::new(sp, Arc::clone(&metrics))?,
-            sign_in,
-            session_duration,
-            backstage,
-            routes: AuthRoutes::new(&sp.provider, &callback_path),
-            keys,
-            opened: OpenedSessions::new(),
-            cookies,
-            redirects: RedirectPolicy::new(
-                sp.public_url.clone(),
-                sp.allowed_redirect_origins.clone(),
-            ),
-            owned_headers: owned_headers(sp, &sp.headers, true),
-            person,
-            max_session_bytes: sp.max_request_header_bytes / 4 * 3,
-            forms: form::FormReader::new(sp.timeouts.request_headers),
-            site: sp.site_name.clone(),
-            whoami: sp.upstream_is_whoami(),
-            route_table,
-            revocations,
-            metrics,
-        })
-    }
-
     /// Runs one request through the pipeline. Its path must already be
     /// normalised ([`normalize_path`]): the server does that first, before
     /// anything (routes, metrics, links on pages) reads it.
@@ -295,44 +241,4 @@ fn json(
 
 fn client_error(status: StatusCode, code: &'static str, public: impl Into<String>) -> Error {
     Error::new(Source::Client, status, code, public)
-}
-
-/// The configured way of signing in, its session lifetime, callback path and
-/// the resolvers that map its people to catalog users.
-fn sign_in(
-    config: &Config,
-    outbound: &crate::http_client::Outbound,
-    metrics: &Arc<Metrics>,
-) -> Result<(SignIn, Duration, String, Vec<ResolverConfig>), String> {
-    let sp = &config.stagepass;
-    if config.auth.guest.is_some() {
-        // The guest page picks a catalog user by name: resolve by that name.
-        let by_name = ResolverConfig {
-            kind: ResolverKind::SubMatchingUserEntityName,
-            allowed_domains: None,
-            allow_without_catalog_user: false,
-        };
-        let callback = format!("/api/auth/{}/handler/frame", sp.provider);
-        return Ok((
-            SignIn::Guest,
-            Duration::from_secs(24 * 3600),
-            callback,
-            vec![by_name],
-        ));
-    }
-    let provider = config.auth.providers.get(&sp.provider).ok_or_else(|| {
-        format!(
-            "stagepass.provider: no auth.providers.{} entry",
-            sp.provider
-        )
-    })?;
-    let oidc = OidcProvider::new(provider, outbound, Arc::clone(metrics))
-        .map_err(|e| format!("auth.providers.{}: {e}", sp.provider))?;
-    oidc.spawn_discovery();
-    Ok((
-        SignIn::Oidc(oidc),
-        provider.session_duration,
-        provider.callback_url.path().to_owned(),
-        provider.resolvers.clone(),
-    ))
 }
