@@ -18,6 +18,7 @@ const EXIT_BIND: u8 = 69;
 const AFTER_HELP: &str = "\
 Exit status:
   0   stopped cleanly (SIGTERM or SIGINT), or `check` found the config valid
+      (with --files, and every file it names usable)
   64  invalid configuration (every problem is listed with its key path)
   69  a listener could not be bound (stagepass.listen, stagepass.admin.listen)
   1   anything else (the async runtime could not start)
@@ -51,8 +52,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate the config and print the effective config with secrets as
-    /// ***. The catalog and key-store files are read at start-up, not here.
-    Check,
+    /// ***. The catalog and key-store files are read at start-up, not here,
+    /// unless --files is given.
+    Check {
+        /// Also read every file the config names (certificates, keys, CA
+        /// bundles, the catalog, the key store) as start-up does. Nothing is
+        /// bound and nothing is contacted.
+        #[arg(long)]
+        files: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -74,19 +82,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Some(Command::Check) = cli.command {
-        print!("{}", loaded.redacted_yaml());
-        for warning in &loaded.warnings {
-            eprintln!("stagepass: warning: {warning}");
-        }
-        eprintln!("stagepass: configuration is valid");
-        return ExitCode::SUCCESS;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    if let Some(Command::Check { files }) = cli.command {
+        return check(loaded, files);
     }
     let _flush_logs_at_exit = init_tracing(cli.log_format);
     for warning in &loaded.warnings {
         tracing::warn!(key = %warning.path, "{}", warning.message);
     }
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match runtime_builder().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -95,6 +98,30 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(loaded.config))
+}
+
+fn check(loaded: config::Loaded, files: bool) -> ExitCode {
+    print!("{}", loaded.redacted_yaml());
+    for warning in &loaded.warnings {
+        eprintln!("stagepass: warning: {warning}");
+    }
+    if let Err(problems) = files.then(|| build_once(loaded.config)).transpose() {
+        eprintln!("stagepass: invalid configuration:\n{problems}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    eprintln!("stagepass: configuration is valid");
+    ExitCode::SUCCESS
+}
+
+/// Start-up's build, then nothing: the tasks it spawns (IdP discovery, the
+/// session store's sync) never run, because the runtime is dropped before
+/// anything yields to them.
+fn build_once(config: config::Config) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the async runtime: {err}"))?;
+    runtime.block_on(async { App::build(config).map(drop) })
 }
 
 /// One CPU (a pinned process, or a container limited to one CPU: Rust reads

@@ -101,14 +101,11 @@ auth:
     assert!(out.stdout.is_empty(), "nothing is served or logged");
 }
 
-/// Files the config names are read at start-up; every one that cannot be
-/// used is named, and nothing is bound.
-#[test]
-fn unusable_files_are_all_named_at_start_up_with_exit_64() {
-    let dir = tempfile::tempdir().unwrap();
-    let garbage = write_config(&dir, "garbage.pem", "not a certificate\n");
-    let (public, admin) = (free_port(), free_port());
-    let catalog = write_config(&dir, "catalog.yaml", "kind: [not an entity\n");
+/// A config naming four unusable files: the listener's certificate, the
+/// upstream's client certificate, the catalog and the key store.
+fn config_with_unusable_files(dir: &tempfile::TempDir, public: u16) -> std::path::PathBuf {
+    let garbage = write_config(dir, "garbage.pem", "not a certificate\n");
+    let catalog = write_config(dir, "catalog.yaml", "kind: [not an entity\n");
     let files = format!(
         "  tls: {{ certFile: {g}, keyFile: {g} }}\n  upstreamTls: {{ certFile: {g}, keyFile: {g} }}\n  catalog: {{ file: {c} }}\n",
         g = garbage.display(),
@@ -121,7 +118,7 @@ fn unusable_files_are_all_named_at_start_up_with_exit_64() {
     let resolvers = "        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n";
     let text = VALID
         .replace("PUBLIC", &public.to_string())
-        .replace("ADMIN", &admin.to_string())
+        .replace("ADMIN", &free_port().to_string())
         .replace("http://127.0.0.1:9", "https://127.0.0.1:9")
         .replace("  provider: corp\n", &format!("  provider: corp\n{files}"))
         .replace("auth:\n", &format!("auth:\n{key_store}"))
@@ -129,10 +126,11 @@ fn unusable_files_are_all_named_at_start_up_with_exit_64() {
             "        clientSecret: ${TEST_CLIENT_SECRET}\n",
             &format!("        clientSecret: ${{TEST_CLIENT_SECRET}}\n{resolvers}"),
         );
-    let config = write_config(&dir, "files.yaml", &text);
-    let out = with_secrets(Command::new(BIN).arg("--config").arg(&config))
-        .output()
-        .unwrap();
+    write_config(dir, "files.yaml", &text)
+}
+
+#[track_caller]
+fn names_the_four_unusable_files(out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     let expected = [
@@ -147,10 +145,59 @@ fn unusable_files_are_all_named_at_start_up_with_exit_64() {
             "missing {expected:?} in:\n{stderr}"
         );
     }
+}
+
+/// Files the config names are read at start-up; every one that cannot be
+/// used is named, and nothing is bound.
+#[test]
+fn unusable_files_are_all_named_at_start_up_with_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = free_port();
+    let config = config_with_unusable_files(&dir, public);
+    let out = with_secrets(Command::new(BIN).arg("--config").arg(&config))
+        .output()
+        .unwrap();
+    names_the_four_unusable_files(&out);
     assert!(
         std::net::TcpListener::bind(("127.0.0.1", public)).is_ok(),
         "nothing was bound"
     );
+}
+
+/// `check` alone passes a config whose files are elsewhere (mounted into a
+/// pod later); `check --files` reads them as start-up would.
+#[test]
+fn check_reads_the_files_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_unusable_files(&dir, free_port());
+    let check = |extra: &[&str]| {
+        with_secrets(
+            Command::new(BIN)
+                .arg("check")
+                .args(extra)
+                .arg("--config")
+                .arg(&config),
+        )
+        .output()
+        .unwrap()
+    };
+    let plain = check(&[]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(0), "{stderr}");
+    names_the_four_unusable_files(&check(&["--files"]));
+
+    // Usable files pass: the quickstart's catalog, read as start-up reads it.
+    let quickstart = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/quickstart/stagepass.yaml"
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--files", "--config", quickstart])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.ends_with("configuration is valid\n"), "{stderr}");
 }
 
 #[test]
