@@ -200,6 +200,50 @@ fn check_reads_the_files_only_when_asked() {
     assert!(stderr.ends_with("configuration is valid\n"), "{stderr}");
 }
 
+/// `check --files` runs start-up's build and stops there: neither the IdP
+/// nor the session store hears from it.
+#[test]
+fn check_with_files_contacts_nobody() {
+    let listener = || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        listener
+    };
+    let (idp, redis) = (listener(), listener());
+    let text = VALID
+        .replace("PUBLIC", &free_port().to_string())
+        .replace("ADMIN", &free_port().to_string())
+        .replace("127.0.0.2:9", &idp.local_addr().unwrap().to_string())
+        .replace(
+            "  provider: corp\n",
+            &format!(
+                "  provider: corp\n  sessions: {{ store: {{ redis: {{ url: redis://{} }} }} }}\n",
+                redis.local_addr().unwrap()
+            ),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&dir, "contacts.yaml", &text);
+    let out = with_secrets(
+        Command::new(BIN)
+            .args(["check", "--files", "--config"])
+            .arg(&config),
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The process has exited: a connection it made would be waiting here.
+    for (name, listener) in [("the IdP", idp), ("Redis", redis)] {
+        let accepted = listener.accept();
+        assert!(
+            accepted
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            "{name} was contacted: {accepted:?}"
+        );
+    }
+}
+
 #[test]
 fn later_files_merge_over_earlier_ones_and_check_hides_secrets() {
     let dir = tempfile::tempdir().unwrap();
