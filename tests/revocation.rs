@@ -153,6 +153,48 @@ async fn sign_out_everywhere_holds_on_a_replica_with_a_shorter_session_duration(
     refused_within(r.other.public, &phone).await;
 }
 
+/// With a store, a session knows when its person signed in: a lowered
+/// `sessionDuration` ends those signed in longer ago than it, whatever their
+/// cookie says, so no session outlives the cut-offs kept that long.
+#[tokio::test]
+async fn a_lowered_session_duration_ends_sessions_signed_in_longer_ago() {
+    let redis = Redis::start().await;
+    let up = upstream::start().await;
+    let mut cfg = config(up.url());
+    cfg.stagepass.session_store = Some(RedisStoreConfig {
+        url: Secret::new(redis.url()),
+        key_prefix: "test:".into(),
+    });
+    let provider = cfg.auth.providers.get_mut("test").unwrap();
+    provider.session_duration = Duration::from_secs(3600);
+    let sp = start(cfg).await;
+    // Both written under the old 24 hours: 22 hours left on each cookie.
+    let signed_in = |ago: u64| {
+        session_cookie(&stagepass::session::Session {
+            signed_in_at: Some(now() - ago),
+            expires_at: now() - ago + 24 * 3600,
+            ..test_session()
+        })
+    };
+    let (recent, older) = (signed_in(1800), signed_in(2 * 3600));
+    let value = |cookie: &str| cookie.strip_prefix("stagepass=").unwrap().to_owned();
+    let (recent, older) = (value(&recent), value(&older));
+    let start = Instant::now();
+    // Until the replica has read the store, sessions older than it get 503.
+    while status_with(sp.public, &recent).await != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never read the store"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        status_with(sp.public, &older).await,
+        401,
+        "signed in two hours ago"
+    );
+}
+
 #[tokio::test]
 async fn the_admin_port_locks_a_person_out_now() {
     let redis = Redis::start().await;

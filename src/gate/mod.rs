@@ -136,7 +136,9 @@ impl Gate {
     }
 
     fn jar(&self) -> SessionJar<'_> {
-        SessionJar::new(&self.keys, &self.cookies).with_opened(&self.opened)
+        SessionJar::new(&self.keys, &self.cookies)
+            .with_opened(&self.opened)
+            .with_lifetime(self.session_duration)
     }
 }
 

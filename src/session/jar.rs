@@ -37,13 +37,17 @@ impl SessionJar<'_> {
                 )?;
                 let session: Arc<Session> =
                     Arc::new(model::decode(SESSION_FORMAT_VERSION, &plain)?);
-                if let Some(opened) = self.opened.filter(|_| session.is_live(now)) {
+                if let Some(opened) = self.opened.filter(|_| self.is_live(&session, now)) {
                     opened.keep(&sealed, Arc::clone(&session));
                 }
                 session
             }
         };
-        session.is_live(now).then_some(session)
+        self.is_live(&session, now).then_some(session)
+    }
+
+    fn is_live(&self, session: &Session, now: u64) -> bool {
+        session.is_live(now, self.lifetime)
     }
 
     /// `Set-Cookie` values that store `session` until its `expires_at`, and

@@ -23,6 +23,7 @@ mod seal;
 mod tests;
 
 use std::fmt;
+use std::time::Duration;
 
 pub use cookies::{CookieSettings, InvalidCookiePrefix, is_stagepass_cookie, request_cookies};
 pub use model::{LOGIN_FORMAT_VERSION, LoginFlow, SESSION_FORMAT_VERSION, Session};
@@ -52,6 +53,8 @@ pub struct SessionJar<'a> {
     keys: &'a SessionKeys,
     settings: &'a CookieSettings,
     opened: Option<&'a OpenedSessions>,
+    /// Today's `sessionDuration` (see [`Session::is_live`]).
+    lifetime: Option<Duration>,
 }
 
 impl<'a> SessionJar<'a> {
@@ -60,6 +63,16 @@ impl<'a> SessionJar<'a> {
             keys,
             settings,
             opened: None,
+            lifetime: None,
+        }
+    }
+
+    /// Sessions that know their sign-in time end `lifetime` after it, even
+    /// when their cookie was written to last longer.
+    pub fn with_lifetime(self, lifetime: Duration) -> Self {
+        SessionJar {
+            lifetime: Some(lifetime),
+            ..self
         }
     }
 

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -94,9 +95,17 @@ impl Session {
             .collect()
     }
 
-    /// Whether the session is still within its absolute lifetime at `now`.
-    pub fn is_live(&self, now: u64) -> bool {
-        now < self.expires_at
+    /// Whether the session is live at `now`: before its expiry and, when
+    /// it knows its sign-in time, within `lifetime` of it. `lifetime` is
+    /// today's `sessionDuration`: lowered since the cookie was written, it
+    /// shortens the session too, so no session outlives the revocations
+    /// kept for that long.
+    pub fn is_live(&self, now: u64, lifetime: Option<Duration>) -> bool {
+        let within_lifetime = match (self.signed_in_at, lifetime) {
+            (Some(at), Some(lifetime)) => now < at.saturating_add(lifetime.as_secs()),
+            _ => true,
+        };
+        now < self.expires_at && within_lifetime
     }
 }
 

@@ -58,6 +58,24 @@ fn expiry_ends_the_session() {
     });
 }
 
+/// A lowered `sessionDuration` shortens a session that knows its sign-in
+/// time; one that does not (no session store) keeps its cookie's expiry.
+#[test]
+fn a_dated_session_ends_a_lifetime_after_its_sign_in() {
+    with_jar(|jar| {
+        let jar = jar.with_lifetime(std::time::Duration::from_secs(3600));
+        let dated = crate::session::Session {
+            signed_in_at: Some(NOW),
+            ..session_with(0)
+        };
+        let browser = browser_with(jar, &dated);
+        assert!(jar.read_session(&browser.request(), NOW + 3599).is_some());
+        assert_eq!(jar.read_session(&browser.request(), NOW + 3600), None);
+        let undated = browser_with(jar, &session_with(0));
+        assert!(jar.read_session(&undated.request(), NOW + 3600).is_some());
+    });
+}
+
 #[test]
 fn max_age_counts_down_to_the_absolute_expiry() {
     with_jar(|jar| {
