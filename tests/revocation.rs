@@ -6,96 +6,14 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stagepass::config::{Config, RedisStoreConfig, Secret};
 use support::agent::Agent;
 use support::redis::Redis;
-use support::world::{SP_HOST, World, WorldOptions, world_with};
+use support::replicas::*;
+use support::world::{SP_HOST, WorldOptions};
 use support::*;
-
-/// Two replicas with one Redis: `w` (with the OP) and `other`.
-struct Replicas {
-    w: World,
-    other: Stagepass,
-}
-
-async fn replicas(redis: &Redis, options: WorldOptions) -> Replicas {
-    replicas_with(redis, options, |_| {}).await
-}
-
-/// Two replicas, the second started from the first's config changed by
-/// `other_config` (as after a restart with a new config).
-async fn replicas_with(
-    redis: &Redis,
-    options: WorldOptions,
-    other_config: impl FnOnce(&mut Config),
-) -> Replicas {
-    let seen: Arc<Mutex<Option<Config>>> = Arc::default();
-    let keep = Arc::clone(&seen);
-    let url = redis.url();
-    let w = world_with(options, move |cfg: &mut Config| {
-        cfg.stagepass.session_store = Some(RedisStoreConfig {
-            url: Secret::new(url),
-            key_prefix: "test:".into(),
-        });
-        cfg.stagepass.bearer.audiences = vec![support::op::API_AUDIENCE.into()];
-        *keep.lock().unwrap() = Some(cfg.clone());
-    })
-    .await;
-    let mut config = seen.lock().unwrap().take().unwrap();
-    other_config(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let other = start_on(listener, config).await;
-    support::world::wait_until_ready(&other).await;
-    Replicas { w, other }
-}
-
-/// An API call to `base` with exactly this session cookie.
-async fn status_with(base: std::net::SocketAddr, cookie: &str) -> u16 {
-    let req = anonymous("GET", &format!("http://{base}/page"))
-        .header("cookie", format!("stagepass={cookie}"))
-        .header("accept", "application/json")
-        .body(Default::default())
-        .unwrap();
-    send(&client(), req).await.status.as_u16()
-}
-
-/// Waits until `base` refuses `cookie`; how long that took. Fails after
-/// 10 s (the promise is 1 s; the margin is for a loaded CI machine).
-async fn refused_within(base: std::net::SocketAddr, cookie: &str) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if status_with(base, cookie).await == 401 {
-            return start.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{base} still accepts the revoked session");
-}
-
-async fn signed_in(r: &Replicas, login: &str) -> (Agent, String) {
-    let mut agent = Agent::new();
-    r.w.sign_in(&mut agent, "/", login).await;
-    let cookie = agent.cookie(SP_HOST, "stagepass").unwrap().to_owned();
-    assert_eq!(status_with(r.other.public, &cookie).await, 200);
-    (agent, cookie)
-}
-
-async fn sign_out(r: &Replicas, agent: &mut Agent, query: &str) {
-    let url = r.w.url(&format!("/api/auth/test/logout{query}"));
-    let reply = agent
-        .request(
-            "POST",
-            &url,
-            &[("x-requested-with", "XMLHttpRequest")],
-            Default::default(),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-}
 
 #[tokio::test]
 async fn a_copied_cookie_stops_working_on_every_replica_after_sign_out() {
@@ -133,66 +51,6 @@ async fn sign_out_everywhere_ends_each_of_the_persons_sessions() {
     }
     let (_again, fresh) = signed_in(&r, "alice").await;
     assert_eq!(status_with(r.w.sp.public, &fresh).await, 200);
-}
-
-/// A session is dated by when its person signed in, not by its expiry less
-/// today's `sessionDuration`: a replica restarted with a shorter
-/// `sessionDuration` would otherwise date an earlier sign-in after the
-/// cut-off and keep it.
-#[tokio::test]
-async fn sign_out_everywhere_holds_on_a_replica_with_a_shorter_session_duration() {
-    let redis = Redis::start().await;
-    let r = replicas_with(&redis, WorldOptions::default(), |cfg| {
-        let provider = cfg.auth.providers.get_mut("test").unwrap();
-        provider.session_duration = Duration::from_secs(3600);
-    })
-    .await;
-    let (mut laptop, _) = signed_in(&r, "alice").await;
-    let (_phone, phone) = signed_in(&r, "alice").await;
-    sign_out(&r, &mut laptop, "?everywhere=true").await;
-    refused_within(r.other.public, &phone).await;
-}
-
-/// With a store, a session knows when its person signed in: a lowered
-/// `sessionDuration` ends those signed in longer ago than it, whatever their
-/// cookie says, so no session outlives the cut-offs kept that long.
-#[tokio::test]
-async fn a_lowered_session_duration_ends_sessions_signed_in_longer_ago() {
-    let redis = Redis::start().await;
-    let up = upstream::start().await;
-    let mut cfg = config(up.url());
-    cfg.stagepass.session_store = Some(RedisStoreConfig {
-        url: Secret::new(redis.url()),
-        key_prefix: "test:".into(),
-    });
-    let provider = cfg.auth.providers.get_mut("test").unwrap();
-    provider.session_duration = Duration::from_secs(3600);
-    let sp = start(cfg).await;
-    // Both written under the old 24 hours: 22 hours left on each cookie.
-    let signed_in = |ago: u64| {
-        session_cookie(&stagepass::session::Session {
-            signed_in_at: Some(now() - ago),
-            expires_at: now() - ago + 24 * 3600,
-            ..test_session()
-        })
-    };
-    let (recent, older) = (signed_in(1800), signed_in(2 * 3600));
-    let value = |cookie: &str| cookie.strip_prefix("stagepass=").unwrap().to_owned();
-    let (recent, older) = (value(&recent), value(&older));
-    let start = Instant::now();
-    // Until the replica has read the store, sessions older than it get 503.
-    while status_with(sp.public, &recent).await != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "never read the store"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        status_with(sp.public, &older).await,
-        401,
-        "signed in two hours ago"
-    );
 }
 
 #[tokio::test]
@@ -440,82 +298,4 @@ async fn concurrent_refreshes_on_two_replicas_keep_the_session() {
     assert_eq!(refreshes, 5, "one refresh per round, not one per replica");
     // The last renewal still works on both replicas.
     assert_eq!(status_with(r.w.sp.public, &cookie).await, 200);
-}
-
-/// A replica that starts while Redis is out of reach cannot know which
-/// sessions were revoked before it started: a session older than the
-/// replica gets a 503 and never reaches the app, until the replica has read
-/// the store.
-#[tokio::test]
-async fn a_replica_that_never_read_the_store_refuses_older_sessions_until_it_has() {
-    let port = free_port();
-    let up = upstream::start().await;
-    let mut cfg = config(up.url());
-    cfg.stagepass.session_store = Some(RedisStoreConfig {
-        url: Secret::new(format!("redis://127.0.0.1:{port}")),
-        key_prefix: "test:".into(),
-    });
-    let sp = start(cfg).await;
-    // Signed in hours before this replica started.
-    let cookie = session_cookie(&test_session());
-    let client = client();
-    let call = || {
-        let req = anonymous("GET", &sp.url("/page"))
-            .header("cookie", &cookie)
-            .header("accept", "application/json")
-            .body(Default::default())
-            .unwrap();
-        send(&client, req)
-    };
-    let refused = call().await;
-    assert_eq!(refused.status, 503, "{}", refused.text());
-    assert_eq!(refused.json()["error"]["name"], "session_store_unavailable");
-    assert_eq!(up.controls.count(), 0, "nothing reached the app");
-
-    let _redis = Redis::start_on(port).await;
-    let start = Instant::now();
-    while call().await.status != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "never read the store"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(up.controls.count(), 1);
-}
-
-/// A WebSocket tunnel ends with the session that opened it: signed out on
-/// one replica, a tunnel open through another closes too.
-#[tokio::test]
-async fn a_websocket_tunnel_closes_when_its_session_is_signed_out_elsewhere() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let redis = Redis::start().await;
-    let r = replicas(&redis, WorldOptions::default()).await;
-    let (mut alice, cookie) = signed_in(&r, "alice").await;
-    let mut ws_request = format!("ws://{}/ws", r.other.public)
-        .into_client_request()
-        .unwrap();
-    let header = format!("stagepass={cookie}").parse().unwrap();
-    ws_request.headers_mut().insert("cookie", header);
-    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
-    assert_eq!(response.status(), 101);
-    ws.send(Message::text("hello")).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
-
-    sign_out(&r, &mut alice, "").await;
-    // The session lasts hours more: only the sign-out can end the tunnel
-    // (the bound only keeps a broken build from hanging the suite).
-    let ended = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match ws.next().await {
-                None | Some(Err(_)) => return,
-                Some(Ok(message)) if message.is_close() => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the tunnel outlived its signed-out session");
 }

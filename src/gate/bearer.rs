@@ -32,6 +32,7 @@ impl Gate {
         &self,
         token: &str,
         route: Option<&policy::Route>,
+        upgrade: bool,
     ) -> Result<Admitted, Error> {
         if !self.bearer.enabled {
             return Err(refused(invalid_token(
@@ -60,13 +61,13 @@ impl Gate {
         let signed_in = (oidc.verify_bearer(token, audiences, scope).await).map_err(refused)?;
         // A person signed out everywhere, or logged out at the IdP, loses
         // the tokens issued before too (`iat` stands for the sign-in).
+        let issued_at = (signed_in.claims.get("iat")).and_then(serde_json::Value::as_u64);
+        let idp_sid = (signed_in.claims.get("sid")).and_then(|v| v.as_str());
         let reference = SessionRef {
             id: None,
-            idp_sid: signed_in.claims.get("sid").and_then(|v| v.as_str()),
+            idp_sid,
             subject: signed_in.subject.as_deref().unwrap_or_default(),
-            signed_in_at: (signed_in.claims.get("iat"))
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0),
+            signed_in_at: issued_at.unwrap_or(0),
         };
         if self.revocations.unknown_for(&reference) {
             return Err(super::revoke::revocations_unknown());
@@ -76,6 +77,7 @@ impl Gate {
                 "was issued before its holder's sessions were revoked",
             )));
         }
+        let idp_sid = idp_sid.map(str::to_owned);
         let session = Session {
             subject: signed_in.subject.unwrap_or_default(),
             email: signed_in.email,
@@ -85,10 +87,20 @@ impl Gate {
             groups: signed_in.groups,
             expires_at: signed_in.access_expires_at.unwrap_or_default(),
             claims: Session::policy_claims(&signed_in.claims, &self.policy_claims),
+            // Dated and named as the revocation check above saw it, so a
+            // tunnel it opens is watched the same way.
+            signed_in_at: Some(issued_at.unwrap_or(0)),
+            idp_sid,
             ..Session::default()
         };
-        self.admit_live(Live::unchanged(session), None, route, None)
-            .await
+        let session_ended = (self.revocations.enabled() && upgrade)
+            .then(|| self.session_ended(std::sync::Arc::new(session.clone())));
+        let admitted = self.admit_live(Live::unchanged(session), None, route, None);
+        let admitted = admitted.await?;
+        Ok(Admitted {
+            session_ended,
+            ..admitted
+        })
     }
 }
 

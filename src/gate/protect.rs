@@ -270,7 +270,8 @@ impl Gate {
             super::bearer::token(headers),
         ) {
             (Err(Refused::SignInRequired(clear)), Some(token)) => {
-                (Box::pin(self.admit_bearer(token, route)).await)
+                let upgrade = headers.contains_key(header::UPGRADE);
+                (Box::pin(self.admit_bearer(token, route, upgrade)).await)
                     .map(|admitted| Admitted {
                         by_bearer: true,
                         ..admitted

@@ -10,6 +10,7 @@ pub mod op;
 pub mod peers;
 pub mod pki;
 pub mod redis;
+pub mod replicas;
 pub mod upstream;
 pub mod world;
 
