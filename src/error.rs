@@ -233,3 +233,27 @@ mod loggable_tests {
         assert_eq!(loggable("naïve ok"), "naïve ok");
     }
 }
+
+/// What cannot be built at start-up, one line each naming its key path:
+/// every part is tried, and all that fail are named in one run.
+#[derive(Debug, Default)]
+pub struct StartupProblems(Vec<String>);
+
+impl StartupProblems {
+    /// The value, or `None` with its problem kept. A problem two parts share
+    /// (one client certificate for two upstreams) is named once.
+    pub fn keep<T>(&mut self, result: Result<T, String>) -> Option<T> {
+        result
+            .map_err(|problem| {
+                if !self.0.contains(&problem) {
+                    self.0.push(problem);
+                }
+            })
+            .ok()
+    }
+
+    /// One line per problem.
+    pub fn message(&self) -> String {
+        self.0.join("\n")
+    }
+}

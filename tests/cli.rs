@@ -102,12 +102,13 @@ auth:
 }
 
 /// A config naming four unusable files: the listener's certificate, the
-/// upstream's client certificate, the catalog and the key store.
+/// upstream's client certificate (for two upstreams), the catalog and the
+/// key store.
 fn config_with_unusable_files(dir: &tempfile::TempDir, public: u16) -> std::path::PathBuf {
     let garbage = write_config(dir, "garbage.pem", "not a certificate\n");
     let catalog = write_config(dir, "catalog.yaml", "kind: [not an entity\n");
     let files = format!(
-        "  tls: {{ certFile: {g}, keyFile: {g} }}\n  upstreamTls: {{ certFile: {g}, keyFile: {g} }}\n  catalog: {{ file: {c} }}\n",
+        "  tls: {{ certFile: {g}, keyFile: {g} }}\n  upstreamTls: {{ certFile: {g}, keyFile: {g} }}\n  catalog: {{ file: {c} }}\n  routes: [{{ path: /wiki, upstream: https://127.0.0.1:10 }}]\n",
         g = garbage.display(),
         c = catalog.display()
     );
@@ -140,9 +141,10 @@ fn names_the_four_unusable_files(out: &std::process::Output) {
         "auth.keyStore",
     ];
     for expected in expected {
-        assert!(
-            stderr.contains(expected),
-            "missing {expected:?} in:\n{stderr}"
+        assert_eq!(
+            stderr.matches(expected).count(),
+            1,
+            "{expected:?} named once in:\n{stderr}"
         );
     }
 }

@@ -386,3 +386,28 @@ async fn the_test_openid_provider_passes_its_self_test() {
     assert!(out.status.success(), "{report}");
     assert!(report.contains(" 0 failed"), "{report}");
 }
+
+/// The test browser decides what a `Set-Cookie` deletes from its attributes,
+/// as browsers do: a sealed session whose value happens to hold "1970" or
+/// "Max-Age=0" is kept (one did, and a sign-in looked failed).
+#[test]
+fn the_test_browser_reads_cookie_attributes_not_values() {
+    let url: url::Url = format!("http://{SP_HOST}/").parse().unwrap();
+    let mut agent = Agent::new();
+    let mut headers = http::HeaderMap::new();
+    for set_cookie in [
+        "kept=abc1970def; HttpOnly; Max-Age=86400",
+        "also_kept=x-Max-Age=0-y; Path=/",
+        "gone=; Max-Age=0",
+        "expired=; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        "max_age_wins=1; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    ] {
+        headers.append("set-cookie", set_cookie.parse().unwrap());
+    }
+    agent.set_cookie(SP_HOST, "gone", "old");
+    agent.set_cookie(SP_HOST, "expired", "old");
+    agent.store_cookies(&url, &headers);
+    let mut names = agent.cookie_names(SP_HOST);
+    names.sort();
+    assert_eq!(names, ["also_kept", "kept", "max_age_wins"]);
+}

@@ -26,6 +26,27 @@ impl StripHeaders {
     }
 }
 
+/// Headers stagepass or the app needs from the request, which no entry may
+/// name or cover with its prefix: the forwarding headers a trusted proxy
+/// sets (`X-Forwarded-*` would take the client's address and scheme from
+/// the app), the message's own framing and the request id. The identity
+/// headers among `X-Forwarded-*` are stripped already.
+pub const NEVER_STRIPPED: [&str; 13] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-real-ip",
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "x-request-id",
+];
+
 enum Entry {
     Name(String),
     Prefix(String),
@@ -49,7 +70,10 @@ fn entry(field: &Field) -> Result<Entry, String> {
         None => (text.as_str(), false),
     };
     if name.is_empty() {
-        return Err("expected a header name or a prefix such as X-Corp-*, got *".into());
+        return Err(format!(
+            "expected a header name or a prefix such as X-Corp-*, got {}",
+            field.got()
+        ));
     }
     if name.contains('*') {
         return Err(format!(
@@ -64,6 +88,16 @@ fn entry(field: &Field) -> Result<Entry, String> {
         ));
     }
     let canonical = name.to_ascii_lowercase().replace('_', "-");
+    let covers = |needed: &str| match prefix {
+        true => needed.starts_with(canonical.as_str()),
+        false => needed == canonical,
+    };
+    if let Some(needed) = NEVER_STRIPPED.into_iter().find(|needed| covers(needed)) {
+        return Err(format!(
+            "{} would strip {needed}, which stagepass or the app needs (the identity headers among them are stripped already)",
+            field.got()
+        ));
+    }
     Ok(match prefix {
         true => Entry::Prefix(canonical),
         false => Entry::Name(canonical),

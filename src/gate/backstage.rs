@@ -12,7 +12,7 @@ use super::injection::{Injection, Injections};
 use super::{Gate, json, now};
 use crate::body::Body;
 use crate::config::{Config, ResolverConfig};
-use crate::error::Error;
+use crate::error::{Error, StartupProblems};
 use crate::identity::{Claims, Identity, IdentityResolver, claims_key_of};
 use crate::metrics::Metrics;
 use crate::session::Session;
@@ -57,17 +57,17 @@ impl Backstage {
             return Ok(None);
         };
         let fresh_for = catalog.fresh_for;
-        let resolver = IdentityResolver::new(resolvers, catalog, outbound)
-            .map_err(|e| format!("stagepass.catalog: {e}"));
-        let tokens =
-            TokenIssuer::new(config.auth.token.clone()).map_err(|e| format!("auth.keyStore: {e}"));
         // Both files are read, so one start-up names both when both fail.
-        let (resolver, tokens) = match (resolver, tokens) {
-            (Ok(resolver), Ok(tokens)) => (resolver, tokens),
-            (resolver, tokens) => {
-                let failures = [resolver.err(), tokens.err()].into_iter().flatten();
-                return Err(failures.collect::<Vec<_>>().join("\n"));
-            }
+        let mut problems = StartupProblems::default();
+        let resolver = problems.keep(
+            IdentityResolver::new(resolvers, catalog, outbound)
+                .map_err(|e| format!("stagepass.catalog: {e}")),
+        );
+        let tokens = problems.keep(
+            TokenIssuer::new(config.auth.token.clone()).map_err(|e| format!("auth.keyStore: {e}")),
+        );
+        let (Some(resolver), Some(tokens)) = (resolver, tokens) else {
+            return Err(problems.message());
         };
         let resolver = resolver.counting(Arc::clone(metrics));
         let tokens = tokens.counting(Arc::clone(metrics));

@@ -11,6 +11,7 @@ use super::redirect::RedirectPolicy;
 use super::routes::AuthRoutes;
 use super::{Gate, SignIn, form, headers, owned_headers, policy};
 use crate::config::{Config, ResolverConfig, ResolverKind, StagepassConfig};
+use crate::error::StartupProblems;
 use crate::http_client::Outbound;
 use crate::metrics::Metrics;
 use crate::oidc::OidcProvider;
@@ -18,23 +19,12 @@ use crate::proxy::Forwarder;
 use crate::revocation::Revocations;
 use crate::session::{CookieSettings, OpenedSessions, SessionKeys};
 
-/// What failed so far, one line each.
-#[derive(Default)]
-struct Failures(Vec<String>);
-
-impl Failures {
-    fn keep<T>(&mut self, result: Result<T, String>) -> Option<T> {
-        result.map_err(|failure| self.0.push(failure)).ok()
-    }
-}
-
-/// The configured way of signing in, its session lifetime, callback path
-/// and the resolvers that map its people to catalog users.
+/// The configured way of signing in, its session lifetime and callback
+/// path.
 struct SignInSetup {
     sign_in: SignIn,
     session_duration: Duration,
     callback_path: String,
-    resolvers: Vec<ResolverConfig>,
 }
 
 impl Gate {
@@ -42,7 +32,7 @@ impl Gate {
     /// Must be called inside a Tokio runtime.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, String> {
         let sp = &config.stagepass;
-        let mut failures = Failures::default();
+        let mut failures = StartupProblems::default();
         let binding = config.session_binding();
         let keys = failures.keep(
             SessionKeys::from_secrets(&config.auth.session_secrets, &binding)
@@ -52,17 +42,15 @@ impl Gate {
             CookieSettings::for_public_url(sp.cookie_name.clone(), &sp.public_url)
                 .map_err(|e| format!("stagepass.cookieName: {e}")),
         );
+        // The IdP and the catalog API are reached through `outbound` (the
+        // egress proxy): without it neither can be built, and its own
+        // failure is named already. Each is tried without the other.
         let outbound = failures.keep(Outbound::new(&sp.outbound));
-        // The IdP and the catalog API are reached through `outbound`: without
-        // it they cannot be built, and its own failure is named already.
         let setup = (outbound.as_ref()).and_then(|o| failures.keep(sign_in(config, o, &metrics)));
-        let backstage = match (&outbound, &setup) {
-            (Some(outbound), Some(setup)) => {
-                let resolvers = setup.resolvers.clone();
-                failures.keep(Backstage::build(config, resolvers, outbound, &metrics))
-            }
-            _ => None,
-        };
+        let backstage = outbound.as_ref().and_then(|outbound| {
+            let resolvers = catalog_resolvers(config);
+            failures.keep(Backstage::build(config, resolvers, outbound, &metrics))
+        });
         let route_table = failures.keep(policy::RouteTable::new(sp, &metrics));
         let revocations = failures.keep(revocations(sp, &metrics));
         let forwarder = failures.keep(Forwarder::new(sp, Arc::clone(&metrics)));
@@ -84,7 +72,7 @@ impl Gate {
             forwarder,
         )
         else {
-            return Err(failures.0.join("\n"));
+            return Err(failures.message());
         };
         warn_if_upstream_unverified(sp, &metrics);
         let person = headers::PersonHeaders::new(sp.headers.clone());
@@ -125,17 +113,10 @@ fn sign_in(
 ) -> Result<SignInSetup, String> {
     let sp = &config.stagepass;
     if config.auth.guest.is_some() {
-        // The guest page picks a catalog user by name: resolve by that name.
-        let by_name = ResolverConfig {
-            kind: ResolverKind::SubMatchingUserEntityName,
-            allowed_domains: None,
-            allow_without_catalog_user: false,
-        };
         return Ok(SignInSetup {
             sign_in: SignIn::Guest,
             session_duration: Duration::from_secs(24 * 3600),
             callback_path: format!("/api/auth/{}/handler/frame", sp.provider),
-            resolvers: vec![by_name],
         });
     }
     let provider = config.auth.providers.get(&sp.provider).ok_or_else(|| {
@@ -151,8 +132,21 @@ fn sign_in(
         sign_in: SignIn::Oidc(oidc),
         session_duration: provider.session_duration,
         callback_path: provider.callback_url.path().to_owned(),
-        resolvers: provider.resolvers.clone(),
     })
+}
+
+/// The resolvers that map the people who sign in to catalog users.
+fn catalog_resolvers(config: &Config) -> Vec<ResolverConfig> {
+    if config.auth.guest.is_some() {
+        // The guest page picks a catalog user by name: resolve by that name.
+        return vec![ResolverConfig {
+            kind: ResolverKind::SubMatchingUserEntityName,
+            allowed_domains: None,
+            allow_without_catalog_user: false,
+        }];
+    }
+    let provider = config.auth.providers.get(&config.stagepass.provider);
+    provider.map(|p| p.resolvers.clone()).unwrap_or_default()
 }
 
 fn revocations(sp: &StagepassConfig, metrics: &Arc<Metrics>) -> Result<Arc<Revocations>, String> {

@@ -112,7 +112,7 @@ for development only): pick who you want to be.</p>{list}"
             )
             .with_header(header::SET_COOKIE, login_cookie));
         };
-        let now = now();
+        let signed_in_at = now();
         let revocable = self.revocations.enabled();
         let session = Session {
             subject: user.name,
@@ -121,13 +121,13 @@ for development only): pick who you want to be.</p>{list}"
             picture: user.picture,
             preferred_username: None,
             groups: Vec::new(),
-            expires_at: now + self.session_duration.as_secs(),
+            expires_at: signed_in_at + self.session_duration.as_secs(),
             access_token_expires_at: None,
             refresh_token: None,
             id_token: None,
-            issued_at: now,
+            issued_at: signed_in_at,
             claims: Default::default(),
-            signed_in_at: revocable.then_some(now),
+            signed_in_at: revocable.then_some(signed_in_at),
             id: revocable.then(super::signin::new_session_id),
             idp_sid: None,
             access_token: None,

@@ -24,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use connection::{Connection, Drain, Protocols, Wire};
 
 use crate::config::Config;
+use crate::error::StartupProblems;
 use crate::gate::Gate;
 use crate::metrics::Metrics;
 use crate::proxy::Peer;
@@ -46,21 +47,18 @@ impl App {
     /// both are tried, so a run names a problem with each.
     pub fn build(config: Config) -> Result<Arc<App>, String> {
         let metrics = Arc::new(Metrics::new());
-        let tls = config.stagepass.tls.as_ref().map(tls::acceptor).transpose();
-        let gate = Gate::new(&config, Arc::clone(&metrics));
-        match (tls, gate) {
-            (Ok(tls), Ok(gate)) => Ok(Arc::new(App {
-                config: Arc::new(config),
-                metrics,
-                gate,
-                tls,
-            })),
-            (tls, gate) => Err([tls.err(), gate.err()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("\n")),
-        }
+        let mut problems = StartupProblems::default();
+        let tls = problems.keep(config.stagepass.tls.as_ref().map(tls::acceptor).transpose());
+        let gate = problems.keep(Gate::new(&config, Arc::clone(&metrics)));
+        let (Some(tls), Some(gate)) = (tls, gate) else {
+            return Err(problems.message());
+        };
+        Ok(Arc::new(App {
+            config: Arc::new(config),
+            metrics,
+            gate,
+            tls,
+        }))
     }
 
     fn peer(&self, addr: SocketAddr, tls: bool) -> Peer {

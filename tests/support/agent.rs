@@ -213,15 +213,22 @@ impl Agent {
         reply
     }
 
-    fn store_cookies(&mut self, url: &Url, headers: &HeaderMap) {
+    pub fn store_cookies(&mut self, url: &Url, headers: &HeaderMap) {
         let host = url.host_str().unwrap_or_default().to_owned();
         for value in headers.get_all("set-cookie") {
             let text = value.to_str().unwrap();
-            let pair = text.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let deleted = text.to_ascii_lowercase().contains("max-age=0") || text.contains("1970");
-            let none = (text.split(';').skip(1))
-                .any(|attribute| attribute.trim().eq_ignore_ascii_case("samesite=none"));
+            let mut parts = text.split(';');
+            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+            // Attributes only: a cookie's value may hold any text ("1970").
+            let attributes: Vec<(String, &str)> = parts
+                .map(|attribute| {
+                    let (key, value) = attribute.split_once('=').unwrap_or((attribute, ""));
+                    (key.trim().to_ascii_lowercase(), value.trim())
+                })
+                .collect();
+            let deleted = expired(&attributes);
+            let none = (attributes.iter())
+                .any(|(key, value)| key == "samesite" && value.eq_ignore_ascii_case("none"));
             let cookies = self.jar.entry(host.clone()).or_default();
             let same_site_none = self.same_site_none.entry(host.clone()).or_default();
             same_site_none.remove(name.trim());
@@ -235,6 +242,19 @@ impl Agent {
             }
         }
     }
+}
+
+/// Whether a `Set-Cookie` with these attributes deletes its cookie, as a
+/// browser decides (RFC 6265 5.3): `Max-Age` wins over `Expires`, and either
+/// in the past deletes.
+fn expired(attributes: &[(String, &str)]) -> bool {
+    let attribute = |name: &str| attributes.iter().rev().find(|(key, _)| key == name);
+    if let Some((_, max_age)) = attribute("max-age") {
+        return max_age.parse::<i64>().is_ok_and(|seconds| seconds <= 0);
+    }
+    attribute("expires").is_some_and(|(_, date)| {
+        chrono::DateTime::parse_from_rfc2822(date).is_ok_and(|at| at < chrono::Utc::now())
+    })
 }
 
 /// The absolute redirect target of a 3xx reply.

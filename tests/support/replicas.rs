@@ -74,8 +74,16 @@ pub async fn refused_within(base: std::net::SocketAddr, cookie: &str) -> Duratio
 
 pub async fn signed_in(r: &Replicas, login: &str) -> (Agent, String) {
     let mut agent = Agent::new();
-    r.w.sign_in(&mut agent, "/", login).await;
-    let cookie = agent.cookie(SP_HOST, "stagepass").unwrap().to_owned();
+    let callback = r.w.sign_in(&mut agent, "/", login).await;
+    let cookie = agent.cookie(SP_HOST, "stagepass");
+    let Some(cookie) = cookie.map(str::to_owned) else {
+        panic!(
+            "{login} is not signed in: {} {:?} {}",
+            callback.status,
+            callback.headers,
+            callback.text()
+        );
+    };
     assert_eq!(status_with(r.other.public, &cookie).await, 200);
     (agent, cookie)
 }

@@ -152,6 +152,18 @@ fn every_identity_header_passes_the_first_letter_filter() {
     assert!(!is_identity_header("accept"));
 }
 
+/// `stagepass.stripHeaders` may not take what a trusted proxy sets, nor
+/// stagepass's own request id.
+#[test]
+fn no_configured_entry_can_strip_a_forwarding_header() {
+    use crate::config::NEVER_STRIPPED;
+    for name in FORWARDING_HEADERS {
+        assert!(NEVER_STRIPPED.contains(&name), "{name}");
+    }
+    let request_id = super::super::request_id::HEADER;
+    assert!(NEVER_STRIPPED.contains(&request_id.as_str()));
+}
+
 #[test]
 fn the_length_shortcut_knows_every_hop_by_hop_length() {
     let none = HeaderMap::new();
