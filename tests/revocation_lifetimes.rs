@@ -8,6 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
 use serde_json::json;
 use stagepass::config::{RedisStoreConfig, Secret};
 use support::redis::Redis;
@@ -92,6 +94,21 @@ async fn a_lowered_session_duration_ends_sessions_signed_in_longer_ago() {
         401,
         "signed in two hours ago"
     );
+
+    // A tunnel ends when the lowered duration ends its session, not when
+    // the cookie would have: this one has seconds left of its hour.
+    let ending = value(&signed_in(3600 - 10));
+    let mut ws_request = format!("ws://{}/ws", sp.public)
+        .into_client_request()
+        .unwrap();
+    let header = format!("stagepass={ending}").parse().unwrap();
+    ws_request.headers_mut().insert("cookie", header);
+    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    assert!(
+        closes(&mut ws).await,
+        "the tunnel outlived the session's hour"
+    );
 }
 
 /// A replica that starts while Redis is out of reach cannot know which
@@ -142,7 +159,6 @@ async fn a_replica_that_never_read_the_store_refuses_older_sessions_until_it_has
 async fn a_websocket_tunnel_closes_when_its_session_is_signed_out_elsewhere() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let redis = Redis::start().await;
     let r = replicas(&redis, WorldOptions::default()).await;
     let (mut alice, cookie) = signed_in(&r, "alice").await;
@@ -170,7 +186,6 @@ async fn a_websocket_tunnel_closes_when_its_session_is_signed_out_elsewhere() {
 async fn a_websocket_tunnel_opened_with_a_bearer_token_closes_when_its_subject_is_revoked() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let redis = Redis::start().await;
     let r = replicas(&redis, WorldOptions::default()).await;
     let token = r.w.op.machine_token(&[]).await;

@@ -29,9 +29,11 @@ impl StripHeaders {
 /// Headers stagepass or the app needs from the request, which no entry may
 /// name or cover with its prefix: the forwarding headers a trusted proxy
 /// sets (`X-Forwarded-*` would take the client's address and scheme from
-/// the app), the message's own framing and the request id. The identity
-/// headers among `X-Forwarded-*` are stripped already.
-pub const NEVER_STRIPPED: [&str; 13] = [
+/// the app), the message's own framing, the WebSocket handshake, the
+/// client's credentials (`Authorization` is decided per route: a Backstage
+/// token, `passAuthorizationHeader`, `bearer: passthrough`) and the request
+/// id. The identity headers among `X-Forwarded-*` are stripped already.
+pub const NEVER_STRIPPED: [&str; 20] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-proto",
@@ -44,6 +46,13 @@ pub const NEVER_STRIPPED: [&str; 13] = [
     "content-length",
     "content-type",
     "transfer-encoding",
+    "content-encoding",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "authorization",
+    "cookie",
     "x-request-id",
 ];
 

@@ -211,7 +211,7 @@ impl Gate {
     /// The body of `GET /api/auth/<id>/refresh`, in the shape Backstage's
     /// own auth backend answers, so `ProxiedSignInPage` signs in through it.
     pub(super) async fn refresh_body(&self, session: &Session) -> Result<serde_json::Value, Error> {
-        let remaining = session.expires_at.saturating_sub(now());
+        let remaining = self.session_ends_at(session).saturating_sub(now());
         let identity = match &self.backstage {
             Some(backstage) => Some((backstage, backstage.identify(session).await?)),
             None => None,

@@ -41,9 +41,11 @@ impl Gate {
         }
         if let Some(presented) = self.backstage.as_ref().and_then(|b| b.presented(token)) {
             let presented = presented.map_err(|reason| refused(invalid_token(&reason)))?;
+            // Stood up now, for this request: it ends with the token.
             let session = Session {
                 subject: presented.identity.user_entity_ref.clone(),
                 expires_at: presented.expires_at,
+                issued_at: super::now(),
                 ..Session::default()
             };
             let live = Live::unchanged(session);
@@ -61,7 +63,11 @@ impl Gate {
         let signed_in = (oidc.verify_bearer(token, audiences, scope).await).map_err(refused)?;
         // A person signed out everywhere, or logged out at the IdP, loses
         // the tokens issued before too (`iat` stands for the sign-in).
-        let issued_at = (signed_in.claims.get("iat")).and_then(serde_json::Value::as_u64);
+        // An `iat` ahead of the clock (an IdP's skew) must not date the
+        // token after a cut-off it predates.
+        let issued_at = (signed_in.claims.get("iat"))
+            .and_then(serde_json::Value::as_u64)
+            .map(|iat| iat.min(super::now()));
         let idp_sid = (signed_in.claims.get("sid")).and_then(|v| v.as_str());
         let reference = SessionRef {
             id: None,
@@ -89,7 +95,8 @@ impl Gate {
             claims: Session::policy_claims(&signed_in.claims, &self.policy_claims),
             // Dated and named as the revocation check above saw it, so a
             // tunnel it opens is watched the same way.
-            signed_in_at: Some(issued_at.unwrap_or(0)),
+            signed_in_at: issued_at,
+            issued_at: super::now(),
             idp_sid,
             ..Session::default()
         };

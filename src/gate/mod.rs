@@ -135,6 +135,11 @@ impl Gate {
         upstreams.chain(self.revocations.degraded()).collect()
     }
 
+    /// When `session` ends under today's `sessionDuration`.
+    fn session_ends_at(&self, session: &crate::session::Session) -> u64 {
+        session.ends_at(Some(self.session_duration))
+    }
+
     fn jar(&self) -> SessionJar<'_> {
         SessionJar::new(&self.keys, &self.cookies)
             .with_opened(&self.opened)

@@ -336,7 +336,7 @@ impl Gate {
         Ok(Admitted {
             person: person.fill_from_session(&live.session),
             backstage,
-            session_ends: UNIX_EPOCH + Duration::from_secs(live.session.expires_at),
+            session_ends: UNIX_EPOCH + Duration::from_secs(self.session_ends_at(&live.session)),
             set_cookies: live.set_cookies,
             by_bearer: false,
             session_ended: None,

@@ -95,17 +95,22 @@ impl Session {
             .collect()
     }
 
-    /// Whether the session is live at `now`: before its expiry and, when
-    /// it knows its sign-in time, within `lifetime` of it. `lifetime` is
-    /// today's `sessionDuration`: lowered since the cookie was written, it
-    /// shortens the session too, so no session outlives the revocations
-    /// kept for that long.
+    /// When the session ends (Unix seconds): its expiry, or earlier,
+    /// `lifetime` after it began. `lifetime` is today's `sessionDuration`:
+    /// lowered since the cookie was written, it shortens the session too, so
+    /// no session outlives the revocations kept for that long. A session
+    /// that does not know its sign-in time (no session store, or written
+    /// before it was stored) is counted from when it was last issued, which
+    /// is never earlier than its sign-in.
+    pub fn ends_at(&self, lifetime: Option<Duration>) -> u64 {
+        let began = self.signed_in_at.unwrap_or(self.issued_at);
+        let by_lifetime = lifetime.map_or(u64::MAX, |l| began.saturating_add(l.as_secs()));
+        self.expires_at.min(by_lifetime)
+    }
+
+    /// Whether the session is live at `now` (see [`Self::ends_at`]).
     pub fn is_live(&self, now: u64, lifetime: Option<Duration>) -> bool {
-        let within_lifetime = match (self.signed_in_at, lifetime) {
-            (Some(at), Some(lifetime)) => now < at.saturating_add(lifetime.as_secs()),
-            _ => true,
-        };
-        now < self.expires_at && within_lifetime
+        now < self.ends_at(lifetime)
     }
 }
 

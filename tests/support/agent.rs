@@ -249,8 +249,9 @@ impl Agent {
 /// in the past deletes.
 fn expired(attributes: &[(String, &str)]) -> bool {
     let attribute = |name: &str| attributes.iter().rev().find(|(key, _)| key == name);
-    if let Some((_, max_age)) = attribute("max-age") {
-        return max_age.parse::<i64>().is_ok_and(|seconds| seconds <= 0);
+    // One that does not parse is ignored, as browsers ignore it.
+    if let Some(seconds) = attribute("max-age").and_then(|(_, v)| v.parse::<i64>().ok()) {
+        return seconds <= 0;
     }
     attribute("expires").is_some_and(|(_, date)| {
         chrono::DateTime::parse_from_rfc2822(date).is_ok_and(|at| at < chrono::Utc::now())

@@ -58,21 +58,35 @@ fn expiry_ends_the_session() {
     });
 }
 
-/// A lowered `sessionDuration` shortens a session that knows its sign-in
-/// time; one that does not (no session store) keeps its cookie's expiry.
+/// A lowered `sessionDuration` shortens a session: one that knows its
+/// sign-in time ends a lifetime after it; one that does not (no session
+/// store) a lifetime after it was last issued, never before its sign-in
+/// plus the lifetime.
 #[test]
-fn a_dated_session_ends_a_lifetime_after_its_sign_in() {
+fn a_session_ends_a_lifetime_after_it_began() {
     with_jar(|jar| {
         let jar = jar.with_lifetime(std::time::Duration::from_secs(3600));
-        let dated = crate::session::Session {
-            signed_in_at: Some(NOW),
+        // Signed in at NOW, refreshed two hours later.
+        let refreshed = crate::session::Session {
+            issued_at: NOW + 7200,
             ..session_with(0)
         };
-        let browser = browser_with(jar, &dated);
-        assert!(jar.read_session(&browser.request(), NOW + 3599).is_some());
-        assert_eq!(jar.read_session(&browser.request(), NOW + 3600), None);
-        let undated = browser_with(jar, &session_with(0));
-        assert!(jar.read_session(&undated.request(), NOW + 3600).is_some());
+        let dated = crate::session::Session {
+            signed_in_at: Some(NOW),
+            ..refreshed.clone()
+        };
+        let dated = browser_with(jar, &dated);
+        assert!(jar.read_session(&dated.request(), NOW + 3599).is_some());
+        assert_eq!(jar.read_session(&dated.request(), NOW + 3600), None);
+        let undated = browser_with(jar, &refreshed);
+        assert!(
+            jar.read_session(&undated.request(), NOW + 7200 + 3599)
+                .is_some()
+        );
+        assert_eq!(
+            jar.read_session(&undated.request(), NOW + 7200 + 3600),
+            None
+        );
     });
 }
 
