@@ -40,7 +40,7 @@ pub use parse::is_https_or_loopback;
 pub use resolvers::*;
 pub use routes::{AllowConfig, RouteConfig};
 pub use sessions::RedisStoreConfig;
-pub use strip::{NEVER_STRIPPED, StripHeaders};
+pub use strip::{FORWARDING_HEADERS, NEVER_STRIPPED, StripHeaders};
 pub use types::*;
 
 /// A successfully loaded configuration.

@@ -26,14 +26,11 @@ impl StripHeaders {
     }
 }
 
-/// Headers stagepass or the app needs from the request, which no entry may
-/// name or cover with its prefix: the forwarding headers a trusted proxy
-/// sets (`X-Forwarded-*` would take the client's address and scheme from
-/// the app), the message's own framing, the WebSocket handshake, the
-/// client's credentials (`Authorization` is decided per route: a Backstage
-/// token, `passAuthorizationHeader`, `bearer: passthrough`) and the request
-/// id. The identity headers among `X-Forwarded-*` are stripped already.
-pub const NEVER_STRIPPED: [&str; 20] = [
+/// Forwarding headers that only a peer in `stagepass.trustedProxies` may
+/// set; header hygiene enforces that, and no entry may strip them either
+/// (`X-Forwarded-*` would take the client's address and scheme from the
+/// app; the identity headers among `X-Forwarded-*` are stripped already).
+pub const FORWARDING_HEADERS: [&str; 8] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-proto",
@@ -42,6 +39,14 @@ pub const NEVER_STRIPPED: [&str; 20] = [
     "x-forwarded-prefix",
     "x-forwarded-uri",
     "x-real-ip",
+];
+
+/// Other headers stagepass or the app needs from the request, which no
+/// entry may name or cover with its prefix either: the message's own
+/// framing, the WebSocket handshake, the client's credentials
+/// (`Authorization` is decided per route: a Backstage token,
+/// `passAuthorizationHeader`, `bearer: passthrough`) and the request id.
+pub const NEVER_STRIPPED: [&str; 12] = [
     "host",
     "content-length",
     "content-type",
@@ -101,7 +106,8 @@ fn entry(field: &Field) -> Result<Entry, String> {
         true => needed.starts_with(canonical.as_str()),
         false => needed == canonical,
     };
-    if let Some(needed) = NEVER_STRIPPED.into_iter().find(|needed| covers(needed)) {
+    let mut needed = FORWARDING_HEADERS.into_iter().chain(NEVER_STRIPPED);
+    if let Some(needed) = needed.find(|needed| covers(needed)) {
         return Err(format!(
             "{} would strip {needed}, which stagepass or the app needs (the identity headers among them are stripped already)",
             field.got()

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use http::header::{self, GetAll, HeaderMap, HeaderName, HeaderValue};
 
 use super::peer::Peer;
-use crate::config::StripHeaders;
+use crate::config::{FORWARDING_HEADERS, StripHeaders};
 use crate::cookie_header;
 
 /// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy-specific ones that are
@@ -87,18 +87,6 @@ const IDENTITY_PREFIXES: [&str; 8] = [
     "x-authentik-",
     "x-vouch-",
     "x-remote-extra-",
-];
-
-/// Forwarding headers that only a trusted proxy may set.
-const FORWARDING_HEADERS: [&str; 8] = [
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-prefix",
-    "x-forwarded-uri",
-    "x-real-ip",
 ];
 
 /// Request rewrites some apps serve instead of the request's own path
