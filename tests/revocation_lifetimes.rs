@@ -36,6 +36,23 @@ where
     closed.await.is_ok()
 }
 
+type Tunnel =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket tunnel through `base` to the upstream's echo, opened with
+/// one credential header, and shown to carry a message.
+async fn open_tunnel(base: std::net::SocketAddr, header: &'static str, value: &str) -> Tunnel {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut request = format!("ws://{base}/ws").into_client_request().unwrap();
+    request.headers_mut().insert(header, value.parse().unwrap());
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+    ws
+}
+
 /// A session is dated by when its person signed in, not by its expiry less
 /// today's `sessionDuration`: a replica restarted with a shorter
 /// `sessionDuration` would otherwise date an earlier sign-in after the
@@ -97,14 +114,8 @@ async fn a_lowered_session_duration_ends_sessions_signed_in_longer_ago() {
 
     // A tunnel ends when the lowered duration ends its session, not when
     // the cookie would have: this one has seconds left of its hour.
-    let ending = value(&signed_in(3600 - 10));
-    let mut ws_request = format!("ws://{}/ws", sp.public)
-        .into_client_request()
-        .unwrap();
-    let header = format!("stagepass={ending}").parse().unwrap();
-    ws_request.headers_mut().insert("cookie", header);
-    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
-    assert_eq!(response.status(), 101);
+    let ending = signed_in(3600 - 10);
+    let mut ws = open_tunnel(sp.public, "cookie", &ending).await;
     assert!(
         closes(&mut ws).await,
         "the tunnel outlived the session's hour"
@@ -157,20 +168,11 @@ async fn a_replica_that_never_read_the_store_refuses_older_sessions_until_it_has
 /// one replica, a tunnel open through another closes too.
 #[tokio::test]
 async fn a_websocket_tunnel_closes_when_its_session_is_signed_out_elsewhere() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
     let redis = Redis::start().await;
     let r = replicas(&redis, WorldOptions::default()).await;
     let (mut alice, cookie) = signed_in(&r, "alice").await;
-    let mut ws_request = format!("ws://{}/ws", r.other.public)
-        .into_client_request()
-        .unwrap();
-    let header = format!("stagepass={cookie}").parse().unwrap();
-    ws_request.headers_mut().insert("cookie", header);
-    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
-    assert_eq!(response.status(), 101);
-    ws.send(Message::text("hello")).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+    let cookie = format!("stagepass={cookie}");
+    let mut ws = open_tunnel(r.other.public, "cookie", &cookie).await;
 
     sign_out(&r, &mut alice, "").await;
     // The session lasts hours more: only the sign-out can end the tunnel.
@@ -184,20 +186,11 @@ async fn a_websocket_tunnel_closes_when_its_session_is_signed_out_elsewhere() {
 /// revoking the token's subject closes it.
 #[tokio::test]
 async fn a_websocket_tunnel_opened_with_a_bearer_token_closes_when_its_subject_is_revoked() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
     let redis = Redis::start().await;
     let r = replicas(&redis, WorldOptions::default()).await;
     let token = r.w.op.machine_token(&[]).await;
-    let mut ws_request = format!("ws://{}/ws", r.other.public)
-        .into_client_request()
-        .unwrap();
-    let header = format!("Bearer {token}").parse().unwrap();
-    ws_request.headers_mut().insert("authorization", header);
-    let (mut ws, response) = tokio_tungstenite::connect_async(ws_request).await.unwrap();
-    assert_eq!(response.status(), 101);
-    ws.send(Message::text("hello")).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+    let bearer = format!("Bearer {token}");
+    let mut ws = open_tunnel(r.other.public, "authorization", &bearer).await;
 
     let revoke = anonymous("POST", &r.w.sp.admin_url("/sessions/revoke"))
         .header("content-type", "application/json")
